@@ -1,0 +1,213 @@
+"""``mlham generate``: sample frames, compute references, append them to an ASE database.
+
+The job is resumable and idempotent:
+
+1. The sampled frames of each molecule are stored beside the database, in
+   ``<db>.frames/<molecule>.extxyz``, written atomically once sampling is
+   complete, together with the sampling settings. A re-run reuses them, so the
+   frames never change between runs.
+2. A frame whose row (same ``molecule``, ``frame``, ``xc``, ``basis``) is
+   already in the database is skipped; each new row is written in one SQLite
+   transaction by the parent process as soon as its reference is done. A run
+   killed at any point (even ``kill -9``) loses at most the frames being
+   computed, and the next run completes the set exactly once.
+3. A frame whose SCF does not converge is reported and not stored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ase_mlham.data.molecules import StartingStructure
+from ase_mlham.data.reference import ReferenceSettings, SCFNotConvergedError, compute_reference
+from ase_mlham.data.schema import write_reference_row
+from ase_mlham.progress import ProgressBar
+
+#: Positions of a stored row and of its frame may differ by this much (Angstrom).
+POSITION_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Langevin sampling parameters (see :func:`ase_mlham.data.sampling.sample_configurations`)."""
+
+    temperature: float = 500.0  # K
+    stride: int = 60  # MD steps between frames
+    timestep: float = 0.5  # fs
+    friction: float = 0.01  # 1/fs
+    seed: int = 0
+    sampler: str = "gfn2-xtb"
+
+
+@dataclass
+class GenerationReport:
+    """What one run did for one molecule."""
+
+    molecule: str
+    written: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def frames_path(db_path: str | os.PathLike, molecule: str) -> Path:
+    """Where the sampled frames of ``molecule`` for database ``db_path`` are kept."""
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", molecule)
+    return Path(str(db_path) + ".frames") / f"{safe}.extxyz"
+
+
+def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
+    return {"molecule": molecule, **{f"sampling_{k}": v for k, v in asdict(sampling).items()}}
+
+
+def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructure,
+                          n_frames: int, sampling: SamplingSettings,
+                          progress: ProgressBar | None = None) -> list[Atoms]:
+    """The first ``n_frames`` frames of ``structure``, sampled once and then reused."""
+    from ase.io import read, write
+
+    from ase_mlham.data.sampling import make_sampling_calculator, sample_configurations
+
+    path = frames_path(db_path, structure.name)
+    record = _sampling_record(structure.name, sampling)
+    stored: list[Atoms] = []
+    if path.exists():
+        stored = read(path, index=":")
+        got = {key: stored[0].info.get(key) for key in record}
+        if got != record:
+            raise ValueError(
+                f"{path} holds frames of {structure.name!r} sampled with other settings "
+                f"({got} instead of {record}); use another --db, or delete that file and the "
+                f"molecule's rows to start over"
+            )
+        if len(stored) >= n_frames:
+            return stored[:n_frames]
+    # Per-molecule seed, so two molecules of one run do not share thermostat noise.
+    seed = np.random.SeedSequence([sampling.seed, zlib.crc32(structure.name.encode())])
+    frames = sample_configurations(
+        structure.atoms, make_sampling_calculator(sampling.sampler), n_frames,
+        temperature=sampling.temperature, stride=sampling.stride, timestep=sampling.timestep,
+        friction=sampling.friction, seed=seed,
+        progress=(lambda done: progress.update(1)) if progress else None,
+    )
+    for old, new in zip(stored, frames):
+        if np.abs(old.positions - new.positions).max() > POSITION_TOLERANCE:
+            raise RuntimeError(f"re-sampling {structure.name!r} did not reproduce the frames in {path}; "
+                               "delete that file and the molecule's rows to start over")
+    for index, frame in enumerate(frames):
+        frame.info.update(record, frame=index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.extxyz")
+    write(partial, frames, format="extxyz")
+    os.replace(partial, path)  # atomic: a killed run leaves the old file or the new one
+    return frames
+
+
+def _init_worker(threads: int) -> None:
+    from pyscf import lib
+
+    lib.num_threads(threads)
+
+
+def _reference_job(frame: Atoms, settings: ReferenceSettings):
+    return compute_reference(frame, settings)
+
+
+def generate(
+    structures: list[StartingStructure],
+    db_path: str | os.PathLike,
+    n_frames: int,
+    sampling: SamplingSettings = SamplingSettings(),
+    reference: ReferenceSettings = ReferenceSettings(),
+    workers: int = 1,
+    show_progress: bool = True,
+) -> list[GenerationReport]:
+    """Sample and compute ``n_frames`` reference rows per structure into ``db_path``.
+
+    ``structures`` must already be validated (:func:`ase_mlham.data.molecules.resolve_structure`).
+    Returns one report per structure.
+    """
+    from ase.db import connect
+
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be at least 1, got {n_frames}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    names = [s.name for s in structures]
+    if len(set(names)) != len(names):
+        raise ValueError(f"molecule names must be unique, got {names}")
+    db = connect(str(db_path), type="db")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    reports = []
+    executor = None
+    if workers > 1:
+        import multiprocessing
+
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(threads,))
+    else:
+        _init_worker(threads)
+    try:
+        for structure in structures:
+            reports.append(_generate_one(db, db_path, structure, n_frames, sampling, reference,
+                                         executor, show_progress))
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    return reports
+
+
+def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
+                  sampling: SamplingSettings, reference: ReferenceSettings,
+                  executor: ProcessPoolExecutor | None, show_progress: bool) -> GenerationReport:
+    name = structure.name
+    report = GenerationReport(name)
+    bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
+    frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar)
+    done = {}
+    for row in db.select(molecule=name, xc=reference.xc, basis=reference.basis):
+        if row.frame in done:
+            raise RuntimeError(f"{db_path} holds frame {row.frame} of {name!r} twice (rows {done[row.frame]} "
+                               f"and {row.id})")
+        done[row.frame] = row.id
+        if row.frame < len(frames) and (
+                len(row.numbers) != len(frames[row.frame])
+                or np.abs(row.positions - frames[row.frame].positions).max() > POSITION_TOLERANCE):
+            raise RuntimeError(f"row {row.id} of {db_path} ({name!r}, frame {row.frame}) does not match "
+                               f"the sampled frame in {frames_path(db_path, name)}")
+    report.skipped = sorted(frame for frame in done if frame < n_frames)
+    pending = [index for index in range(n_frames) if index not in done]
+    bar = ProgressBar(len(pending), f"{name}: {reference.xc}/{reference.basis}", enabled=show_progress)
+
+    def store(index: int, outcome) -> None:
+        if isinstance(outcome, BaseException):
+            message = f"{type(outcome).__name__}: {outcome}"
+            report.failed[index] = message
+            bar.write(f"{name} frame {index}: left out ({message})")
+        else:
+            write_reference_row(db, frames[index], outcome, name, index, sampling.temperature,
+                                reference, smiles=structure.smiles)
+            report.written.append(index)
+        bar.update(1, f"frame {index}")
+
+    if executor is None:
+        for index in pending:
+            try:
+                outcome = compute_reference(frames[index], reference)
+            except (SCFNotConvergedError, RuntimeError, ValueError, MemoryError) as err:
+                outcome = err
+            store(index, outcome)
+    else:
+        futures = {executor.submit(_reference_job, frames[index], reference): index for index in pending}
+        for future in as_completed(futures):
+            error = future.exception()
+            store(futures[future], error if error is not None else future.result())
+    report.written.sort()
+    return report

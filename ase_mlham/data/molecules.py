@@ -1,0 +1,137 @@
+"""Starting structures for reference generation: G2 names, xyz files, SMILES.
+
+Everything here validates before anything is computed or written, so a bad
+request fails fast with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ase_mlham.basis import check_supported
+
+#: Closest approach accepted between two atoms, Angstrom (H2 bonds are 0.74 A).
+MIN_INTERATOMIC_DISTANCE = 0.5
+
+
+@dataclass(frozen=True)
+class StartingStructure:
+    """A named molecule to sample from.
+
+    ``name`` is what the database's ``molecule`` key holds; ``smiles`` is the
+    SMILES it was built from, or ``None``.
+    """
+
+    name: str
+    atoms: Atoms
+    smiles: str | None = None
+
+
+def _looks_like_smiles(spec: str) -> bool:
+    # G2 names never contain these characters, SMILES of anything larger than
+    # one heavy atom almost always does; "smiles:" forces the interpretation.
+    return bool(re.search(r"[=#()\[\]@/\\%]|[a-z]\d|^[CNOcno]+$", spec)) and len(spec) > 2
+
+
+def resolve_structure(spec: str, name: str | None = None, seed: int = 0) -> StartingStructure:
+    """Turn a command-line molecule specification into a validated structure.
+
+    ``spec`` is, tried in this order: an existing file readable by ``ase.io``
+    (xyz, extxyz, ...), ``smiles:<SMILES>``, a name of ASE's G2 collection
+    (``ase.build.molecule``), or a SMILES string (needs RDKit).
+    """
+    from ase.collections import g2
+
+    path = Path(spec)
+    if path.is_file():
+        from ase.io import read
+
+        try:
+            atoms = read(path)
+        except Exception as err:  # ase.io raises many types for malformed files
+            raise ValueError(f"could not read structure file {spec!r}: {err}") from err
+        structure = StartingStructure(name or path.stem, atoms)
+    elif spec.startswith("smiles:"):
+        smiles = spec[len("smiles:"):]
+        structure = StartingStructure(name or smiles, atoms_from_smiles(smiles, seed), smiles)
+    elif spec in g2.names:
+        from ase.build import molecule
+
+        structure = StartingStructure(name or spec, molecule(spec))
+    elif _looks_like_smiles(spec):
+        structure = StartingStructure(name or spec, atoms_from_smiles(spec, seed), spec)
+    else:
+        raise ValueError(
+            f"unknown molecule {spec!r}: not a file, not a name of ASE's G2 collection "
+            f"(e.g. H2O, C6H6, CH3CHO; see ase.collections.g2.names) and not a SMILES "
+            f"string (prefix it with 'smiles:' to force that reading)"
+        )
+    check_molecule(structure.atoms, label=structure.name)
+    structure.atoms.pbc = False
+    structure.atoms.cell = None
+    return structure
+
+
+def atoms_from_smiles(smiles: str, seed: int = 0) -> Atoms:
+    """3D structure with hydrogens from a SMILES string (RDKit ETKDG + MMFF)."""
+    try:
+        from rdkit import Chem
+        from rdkit.Chem import AllChem
+    except ImportError as err:
+        raise ImportError(
+            "building molecules from SMILES needs RDKit: pip install rdkit "
+            "(or pip install 'ase-mlham[smiles]')"
+        ) from err
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError(f"invalid SMILES string {smiles!r}")
+    mol = Chem.AddHs(mol)
+    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
+        raise ValueError(f"RDKit could not embed a 3D structure for SMILES {smiles!r}")
+    AllChem.MMFFOptimizeMolecule(mol)
+    positions = mol.GetConformer().GetPositions()
+    numbers = [atom.GetAtomicNum() for atom in mol.GetAtoms()]
+    charge = Chem.GetFormalCharge(mol)
+    if charge != 0:
+        raise ValueError(f"SMILES {smiles!r} has total charge {charge}: only neutral molecules are supported")
+    return Atoms(numbers=numbers, positions=positions)
+
+
+def check_molecule(atoms: Atoms, label: str = "molecule", charge: int = 0, spin: int = 0) -> None:
+    """Raise ``ValueError`` unless ``atoms`` is a closed-shell neutral H/C/N/O molecule.
+
+    Checks, in order: not empty, finite positions, no periodic boundary
+    conditions, supported elements, neutral closed shell (even electron count),
+    no two atoms closer than :data:`MIN_INTERATOMIC_DISTANCE`.
+    """
+    if len(atoms) == 0:
+        raise ValueError(f"{label}: no atoms")
+    positions = atoms.get_positions()
+    if not np.all(np.isfinite(positions)):
+        raise ValueError(f"{label}: positions contain NaN or inf")
+    if atoms.pbc.any():
+        raise ValueError(f"{label}: periodic boundary conditions {atoms.pbc.tolist()} are not supported; "
+                         "only isolated molecules (pbc=False)")
+    try:
+        check_supported(atoms.numbers)
+    except ValueError as err:
+        raise ValueError(f"{label}: {err}") from None
+    if charge != 0 or spin != 0:
+        raise ValueError(f"{label}: charge {charge} and spin {spin} requested; only neutral "
+                         "closed-shell molecules (charge 0, spin 0) are supported")
+    n_electrons = int(atoms.numbers.sum())
+    if n_electrons % 2:
+        raise ValueError(f"{label}: odd electron count ({n_electrons}) of a neutral "
+                         f"{atoms.get_chemical_formula()}; only closed-shell molecules are supported")
+    if len(atoms) > 1:
+        from scipy.spatial.distance import pdist
+
+        closest = float(pdist(positions).min())
+        if closest < MIN_INTERATOMIC_DISTANCE:
+            raise ValueError(f"{label}: two atoms are {closest:.3f} A apart, closer than the "
+                             f"physical minimum {MIN_INTERATOMIC_DISTANCE} A (overlapping atoms)")

@@ -1,0 +1,133 @@
+"""The reference-database row schema of ``shared/DATA.md``: writing and validating rows.
+
+A row holds the atoms (no cell, ``pbc`` False), ``energy`` (eV) and ``forces``
+(eV/Angstrom) of the large-basis calculation, the key-value pairs of
+:data:`REQUIRED_KEYS` (plus ``smiles`` for molecules built from SMILES) and
+the arrays of :data:`DATA_KEYS` in ``row.data``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from ase_mlham.basis import ao_labels, n_basis_functions
+from ase_mlham.data.reference import MINIMAL_BASIS, ReferenceResult, ReferenceSettings
+
+#: Key-value pairs every row carries, with their Python types.
+REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {
+    "molecule": str,
+    "frame": int,
+    "md_temperature": (int, float),
+    "nocc": int,
+    "xc": str,
+    "basis": str,
+    "minimal_basis": str,
+    "seconds": (int, float),
+}
+
+#: Optional key-value pairs.
+OPTIONAL_KEYS: dict[str, type] = {"smiles": str}
+
+#: Entries of ``row.data``.
+DATA_KEYS = (
+    "mo_energies",
+    "dipole",
+    "sto3g_fock",
+    "sto3g_overlap",
+    "sto3g_mo_energies",
+    "sto3g_energy",
+    "sto3g_ao_labels",
+)
+
+
+class SchemaError(ValueError):
+    """A database row does not follow the schema of DATA.md."""
+
+
+def write_reference_row(
+    db,
+    atoms: Atoms,
+    result: ReferenceResult,
+    molecule: str,
+    frame: int,
+    md_temperature: float,
+    settings: ReferenceSettings,
+    smiles: str | None = None,
+) -> int:
+    """Write one frame as one row (one SQLite transaction: all of it or nothing).
+
+    Returns the row id.
+    """
+    system = Atoms(numbers=atoms.numbers, positions=atoms.get_positions(), pbc=False)
+    system.calc = SinglePointCalculator(system, energy=result.energy, forces=result.forces)
+    key_value_pairs = {
+        "molecule": molecule,
+        "frame": int(frame),
+        "md_temperature": float(md_temperature),
+        "nocc": int(result.nocc),
+        "xc": settings.xc,
+        "basis": settings.basis,
+        "minimal_basis": MINIMAL_BASIS,
+        "seconds": float(result.seconds),
+    }
+    if smiles is not None:
+        key_value_pairs["smiles"] = smiles
+    return db.write(system, key_value_pairs=key_value_pairs, data=result.data)
+
+
+def validate_row(row) -> None:
+    """Raise :class:`SchemaError` listing every way ``row`` (an ``ase.db`` row) breaks the schema."""
+    problems = []
+    numbers = np.asarray(row.numbers)
+    n_atoms = len(numbers)
+    if np.asarray(row.pbc).any():
+        problems.append("pbc must be False")
+    for key, types in {**REQUIRED_KEYS, **OPTIONAL_KEYS}.items():
+        if key not in row.key_value_pairs:
+            if key in REQUIRED_KEYS:
+                problems.append(f"missing key {key!r}")
+        elif not isinstance(row.key_value_pairs[key], types) or isinstance(row.key_value_pairs[key], bool):
+            problems.append(f"key {key!r} has type {type(row.key_value_pairs[key]).__name__}")
+    extra = set(row.key_value_pairs) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS)
+    if extra:
+        problems.append(f"unexpected keys {sorted(extra)}")
+    energy = row.get("energy")
+    if energy is None or not np.isfinite(energy):
+        problems.append("energy missing or not finite")
+    forces = row.get("forces")
+    if forces is None or np.shape(forces) != (n_atoms, 3) or not np.all(np.isfinite(forces)):
+        problems.append(f"forces must be a finite ({n_atoms}, 3) array")
+    missing = [key for key in DATA_KEYS if key not in row.data]
+    if missing:
+        problems.append(f"missing data {missing}")
+    else:
+        problems.extend(_data_problems(row, numbers))
+    if problems:
+        raise SchemaError(f"row {row.id}: " + "; ".join(problems))
+
+
+def _data_problems(row, numbers: np.ndarray) -> list[str]:
+    problems = []
+    data = row.data
+    n_min = n_basis_functions(numbers)
+    nocc = row.key_value_pairs.get("nocc")
+    if nocc != int(numbers.sum()) // 2:
+        problems.append(f"nocc {nocc} is not half the electron count {int(numbers.sum())}")
+    mo_energies = np.asarray(data["mo_energies"])
+    if mo_energies.ndim != 1 or len(mo_energies) < n_min or np.any(np.diff(mo_energies) < 0):
+        problems.append(f"mo_energies must be an ascending vector of at least N_min={n_min} values")
+    if np.shape(data["dipole"]) != (3,):
+        problems.append("dipole must have shape (3,)")
+    for key in ("sto3g_fock", "sto3g_overlap"):
+        matrix = np.asarray(data[key])
+        if matrix.shape != (n_min, n_min) or not np.allclose(matrix, matrix.T, atol=1e-8):
+            problems.append(f"{key} must be a symmetric ({n_min}, {n_min}) matrix")
+    if np.shape(data["sto3g_mo_energies"]) != (n_min,):
+        problems.append(f"sto3g_mo_energies must have shape ({n_min},)")
+    if not np.isfinite(data["sto3g_energy"]):
+        problems.append("sto3g_energy is not finite")
+    if [label for label in data["sto3g_ao_labels"]] != ao_labels(numbers):
+        problems.append("sto3g_ao_labels differ from the STO-3G AO order of the atoms")
+    return problems

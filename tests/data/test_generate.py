@@ -1,0 +1,151 @@
+"""``mlham generate``: end to end, resume after interruption, bad input, failed SCF."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from ase.db import connect
+
+from ase_mlham.data import generate as generate_module
+from ase_mlham.data.generate import SamplingSettings, frames_path, generate
+from ase_mlham.data.molecules import resolve_structure
+from ase_mlham.data.reference import ReferenceSettings, SCFNotConvergedError
+from ase_mlham.data.schema import validate_row
+
+# The issue's small case: water, STO-3G minimal plus def2-SVP as the "large" basis.
+WATER_ARGS = ["H2O", "--basis", "def2-svp", "--stride", "10", "--quiet"]
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "ase_mlham.cli", "generate", *args],
+                          capture_output=True, text=True, **kwargs)
+
+
+def frames_in(db_path):
+    return sorted(row.frame for row in connect(str(db_path)).select())
+
+
+def count_rows(db_path):
+    if not db_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(db_path, timeout=1) as connection:
+            return connection.execute("select count(*) from systems").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet, or locked mid-write
+        return 0
+
+
+def test_two_water_frames_validate_and_rerun_adds_nothing(tmp_path):
+    db_path = tmp_path / "water.db"
+    start = time.perf_counter()
+    result = run_cli(*WATER_ARGS, "--db", str(db_path), "--frames", "2", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert time.perf_counter() - start < 60
+    assert "2 written" in result.stdout
+    rows = list(connect(str(db_path)).select())
+    for row in rows:
+        validate_row(row)
+    assert [(r.molecule, r.frame, r.basis, r.xc, r.minimal_basis) for r in rows] == [
+        ("H2O", 0, "def2-svp", "b3lyp", "sto-3g"), ("H2O", 1, "def2-svp", "b3lyp", "sto-3g")]
+    again = run_cli(*WATER_ARGS, "--db", str(db_path), "--frames", "2", timeout=120)
+    assert again.returncode == 0 and "0 written, 2 already present" in again.stdout
+    assert frames_in(db_path) == [0, 1]
+
+
+def test_kill_minus_nine_then_rerun_completes_exactly_once(tmp_path):
+    db_path = tmp_path / "water.db"
+    args = [*WATER_ARGS, "--db", str(db_path), "--frames", "6", "--workers", "2"]
+    process = subprocess.Popen([sys.executable, "-m", "ase_mlham.cli", "generate", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while count_rows(db_path) < 1 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)  # the driver and its workers, mid-run
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    written_before = count_rows(db_path)
+    assert 1 <= written_before < 6, "the run was not interrupted mid-way"
+    result = run_cli(*args, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{6 - written_before} written, {written_before} already present" in result.stdout
+    assert frames_in(db_path) == list(range(6))
+    for row in connect(str(db_path)).select():
+        validate_row(row)
+
+
+@pytest.mark.parametrize("molecule, message", [
+    ("unobtainium", "unknown molecule 'unobtainium'"),
+    ("SiH4", "unsupported element.*Si"),
+    ("CH3", "odd electron count"),
+])
+def test_bad_input_writes_nothing(tmp_path, molecule, message):
+    db_path = tmp_path / "bad.db"
+    # The good molecule first: validation of all of them precedes any work.
+    result = run_cli("H2O", molecule, "--db", str(db_path), "--basis", "def2-svp", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("mlham generate: error:")
+    import re
+    assert re.search(message, result.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--frames", "0", "--frames must be at least 1"),
+    ("--xc", "nonsense-functional", "unknown exchange-correlation functional"),
+    ("--basis", "no-such-basis", "unknown basis set"),
+])
+def test_bad_options_write_nothing(tmp_path, option, value, message):
+    result = run_cli("H2O", "--db", str(tmp_path / "bad.db"), option, value, timeout=60)
+    assert result.returncode == 2 and message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_converged_frame_is_reported_and_left_out(tmp_path, monkeypatch):
+    real = generate_module.compute_reference
+    calls = []
+
+    def flaky(atoms, settings):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SCFNotConvergedError("b3lyp/sto-3g: SCF did not converge")
+        return real(atoms, settings)
+
+    monkeypatch.setattr(generate_module, "compute_reference", flaky)
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
+                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    (report,) = generate(structures, db_path, 3, **settings)
+    assert report.written == [0, 2] and list(report.failed) == [1]
+    assert "did not converge" in report.failed[1]
+    assert frames_in(db_path) == [0, 2]
+    (report,) = generate(structures, db_path, 3, **settings)  # a re-run retries it
+    assert report.written == [1] and report.skipped == [0, 2] and not report.failed
+    assert frames_in(db_path) == [0, 1, 2]
+
+
+def test_other_sampling_settings_are_refused(tmp_path):
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    reference = ReferenceSettings(basis="sto-3g", density_fit=False)
+    generate(structures, db_path, 1, SamplingSettings(sampler="emt", stride=2), reference, show_progress=False)
+    assert frames_path(db_path, "H2O").is_file()
+    with pytest.raises(ValueError, match="sampled with other settings"):
+        generate(structures, db_path, 1, SamplingSettings(sampler="emt", stride=3), reference, show_progress=False)
+
+
+def test_more_frames_extend_the_same_trajectory(tmp_path):
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
+                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    generate(structures, db_path, 2, **settings)
+    (report,) = generate(structures, db_path, 3, **settings)
+    assert report.skipped == [0, 1] and report.written == [2]

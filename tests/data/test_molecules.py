@@ -1,0 +1,58 @@
+"""Starting structures: G2 names, files, SMILES, and the input checks."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.io import write
+
+from ase_mlham.data.molecules import check_molecule, resolve_structure
+
+
+def test_g2_name():
+    structure = resolve_structure("H2O")
+    assert structure.name == "H2O" and structure.smiles is None
+    assert structure.atoms.get_chemical_formula() == "H2O"
+
+
+def test_xyz_file_name_is_stem(tmp_path):
+    path = tmp_path / "ethanol.xyz"
+    write(path, molecule("CH3CH2OH"))
+    structure = resolve_structure(str(path))
+    assert structure.name == "ethanol"
+    assert len(structure.atoms) == 9 and not structure.atoms.pbc.any()
+
+
+def test_smiles():
+    pytest.importorskip("rdkit")
+    structure = resolve_structure("C=CC=C", seed=1)
+    assert structure.smiles == "C=CC=C"
+    assert structure.atoms.get_chemical_formula() == "C4H6"
+    forced = resolve_structure("smiles:O", name="water")
+    assert forced.name == "water" and forced.atoms.get_chemical_formula() == "H2O"
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="unknown molecule 'unobtainium'"):
+        resolve_structure("unobtainium")
+
+
+@pytest.mark.parametrize(
+    "atoms, message",
+    [
+        (Atoms(), "no atoms"),
+        (Atoms("H2", positions=[[0, 0, 0], [np.nan, 0, 0]]), "NaN"),
+        (Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=[5, 5, 5], pbc=True), "periodic"),
+        (Atoms("SiH4", positions=np.eye(5, 3) * 1.5), "unsupported element.*Si"),
+        (molecule("CH3"), "odd electron count"),
+        (Atoms("H2", positions=[[0, 0, 0], [0.2, 0, 0]]), "0.200 A apart"),
+    ],
+)
+def test_bad_molecules(atoms, message):
+    with pytest.raises(ValueError, match=message):
+        check_molecule(atoms)
+
+
+def test_charge_and_spin_rejected():
+    with pytest.raises(ValueError, match="charge 1 and spin 0"):
+        check_molecule(molecule("H2O"), charge=1)

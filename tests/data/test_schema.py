@@ -1,0 +1,52 @@
+"""The DATA.md row schema: the shared databases validate, broken rows do not."""
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.db import connect
+
+from ase_mlham.data.reference import ReferenceResult, ReferenceSettings
+from ase_mlham.data.schema import DATA_KEYS, REQUIRED_KEYS, SchemaError, validate_row, write_reference_row
+
+
+def test_shared_databases_follow_the_schema(shared_data):
+    for name in ("g2-b3lyp-def2tzvp.db", "larger-b3lyp-def2tzvp.db"):
+        for row in connect(str(shared_data / name)).select():
+            validate_row(row)
+
+
+def test_written_row_has_exactly_the_schema_keys(g2_db, tmp_path):
+    shared_row = connect(str(g2_db)).get(molecule="H2O", frame=0)
+    result = ReferenceResult(energy=shared_row.energy, forces=shared_row.forces, nocc=shared_row.nocc,
+                             seconds=1.0, data=dict(shared_row.data))
+    db = connect(str(tmp_path / "copy.db"))
+    row_id = write_reference_row(db, shared_row.toatoms(), result, "H2O", 0, 300.0, ReferenceSettings())
+    row = db.get(id=row_id)
+    validate_row(row)
+    assert set(row.key_value_pairs) == set(shared_row.key_value_pairs) == set(REQUIRED_KEYS)
+    assert set(row.data) == set(shared_row.data) == set(DATA_KEYS)
+    assert row.energy == shared_row.energy and np.array_equal(row.forces, shared_row.forces)
+
+
+def _row_with(tmp_path, g2_db, **changes):
+    shared_row = connect(str(g2_db)).get(molecule="H2O", frame=0)
+    data = dict(shared_row.data)
+    data.update(changes.pop("data", {}))
+    kvp = dict(shared_row.key_value_pairs)
+    kvp.update(changes)
+    atoms = shared_row.toatoms()
+    db = connect(str(tmp_path / "broken.db"))
+    return db.get(id=db.write(atoms, key_value_pairs=kvp, data=data))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"nocc": 4}, "nocc 4"),
+    ({"frame": "zero"}, "'frame' has type str"),
+    ({"temperature": 300.0}, "unexpected keys"),
+    ({"data": {"mo_energies": np.arange(5.0)}}, "mo_energies"),
+    ({"data": {"sto3g_fock": np.ones((7, 6))}}, "sto3g_fock"),
+    ({"data": {"sto3g_ao_labels": ["0 O 1s"] * 7}}, "sto3g_ao_labels"),
+])
+def test_broken_rows_are_named(tmp_path, g2_db, changes, message):
+    with pytest.raises(SchemaError, match=message):
+        validate_row(_row_with(tmp_path, g2_db, **changes))

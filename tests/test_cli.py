@@ -1,0 +1,24 @@
+"""The ``mlham`` command line."""
+
+import subprocess
+import sys
+
+from ase_mlham.cli import build_parser
+
+
+def test_generate_help_documents_every_option():
+    parser = build_parser()
+    generate = parser._subparsers._group_actions[0].choices["generate"]
+    help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "generate", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    for action in generate._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"option {action.dest} has no help"
+        for flag in action.option_strings:
+            assert flag in help_text
+
+
+def test_console_script_is_installed():
+    result = subprocess.run(["mlham", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "generate" in result.stdout
