@@ -181,6 +181,7 @@ def block_samples(numbers: Sequence[int], pairs: torch.Tensor | None = None) -> 
     numbers = [int(z) for z in numbers]
     z = torch.tensor(numbers, dtype=torch.long)
     pairs = default_pairs(numbers) if pairs is None else canonical_pairs(numbers, pairs)
+    pairs = pairs[torch.argsort(pairs[:, 0] * max(len(numbers), 1) + pairs[:, 1])]  # block order: by (i, j)
     atoms = torch.arange(len(numbers))
     samples = {}
     for key in block_keys(numbers):
@@ -222,33 +223,91 @@ def hamiltonian_to_blocks(hamiltonian: torch.Tensor, numbers: Sequence[int],
     return Blocks(samples, values)
 
 
-def blocks_to_hamiltonian(blocks: Blocks, numbers: Sequence[int]) -> torch.Tensor:
-    """Assemble the symmetric ``(n_ao, n_ao)`` matrix from coupled blocks (missing blocks are zero).
+@dataclass
+class BlockLayout:
+    """Where the coupled blocks of a batch of molecules land in a padded batch of matrices.
 
-    Differentiable in the block values: this is how predicted blocks become :math:`H'`.
+    Atoms are numbered globally across the batch (molecule k's atoms follow
+    molecule k-1's). Per key: ``samples[key]`` ``(n, 2)`` global atom pairs in
+    block order, ``molecule[key]`` ``(n,)`` the molecule of each sample, and
+    ``destinations[key]``: ``(flat_index, scale)`` pairs telling where the
+    uncoupled values ``(n, 2l_a+1, 2l_b+1)`` (flattened) are added, with which
+    factor, in the flattened ``(n_molecules, n_max, n_max)`` batch.
     """
-    offsets = _atom_offsets(numbers)
-    n_ao = int(ao_slices(numbers)[-1].stop)
-    reference = next(iter(blocks.values.values()))
-    dtype, device = reference.dtype, reference.device
-    flat = torch.zeros(n_ao * n_ao, dtype=dtype, device=device)
-    for key, coupled in blocks.values.items():
-        l_a, l_b = key.angular
-        uncoupled = (coupled @ _coupled_slice(key, dtype, device).T).reshape(-1, 2 * l_a + 1, 2 * l_b + 1)
-        ij = blocks.samples[key]
+
+    n_molecules: int
+    n_max: int
+    sizes: list[int]
+    samples: dict[BlockKey, torch.Tensor]
+    molecule: dict[BlockKey, torch.Tensor]
+    destinations: dict[BlockKey, list[tuple[torch.Tensor, float]]]
+
+
+def block_layout(numbers_list: Sequence[Sequence[int]],
+                 pairs_list: Sequence[torch.Tensor | None] | None = None) -> BlockLayout:
+    """Layout of a batch of molecules; ``pairs_list[k]`` as in :func:`block_samples` (local indices)."""
+    pairs_list = pairs_list if pairs_list is not None else [None] * len(numbers_list)
+    sizes = [int(ao_slices(numbers)[-1].stop) for numbers in numbers_list]
+    n_max = max(sizes)
+    per_key: dict[BlockKey, list[tuple[torch.Tensor, torch.Tensor, int]]] = {}
+    atom_start = 0
+    for k, (numbers, pairs) in enumerate(zip(numbers_list, pairs_list)):
+        for key, ij in block_samples(numbers, pairs).items():
+            per_key.setdefault(key, []).append((ij, torch.full((len(ij),), k, dtype=torch.long), atom_start))
+        atom_start += len(numbers)
+    offsets = [_atom_offsets(numbers) for numbers in numbers_list]
+    samples, molecule, destinations = {}, {}, {}
+    for key in sorted(per_key):
+        parts = per_key[key]
+        samples[key] = torch.cat([ij + start for ij, _, start in parts])
+        molecule[key] = torch.cat([mol for _, mol, _ in parts])
+        writes: list[tuple[list[torch.Tensor], float]] = []
         a, b = key.shells
-        parts = [(ij[:, 0], ij[:, 1], uncoupled)]
-        if key.kind in ("pair_sym", "pair_antisym"):
-            # H_{i_a j_b} = (P + M) / sqrt2 and H_{j_a i_b} = (P - M) / sqrt2; for a == b the
-            # second is the transpose of the first, which the transposed write below provides.
-            parts = [(ij[:, 0], ij[:, 1], uncoupled / math.sqrt(2.0))]
-            if a != b:
-                sign = 1.0 if key.kind == "pair_sym" else -1.0
-                parts.append((ij[:, 1], ij[:, 0], sign * uncoupled / math.sqrt(2.0)))
-        for atoms_i, atoms_j, values in parts:
-            rows, cols = _block_indices(offsets, atoms_i, atoms_j, key)
-            flat = flat.index_add(0, (rows[:, :, None] * n_ao + cols[:, None, :]).reshape(-1), values.reshape(-1))
-            if key.kind == "onsite" and a == b:
-                continue  # a diagonal shell block is its own transpose: written once
-            flat = flat.index_add(0, (cols[:, None, :] * n_ao + rows[:, :, None]).reshape(-1), values.reshape(-1))
-    return flat.reshape(n_ao, n_ao)
+        # (i_a, j_b) block, and for symmetrised pairs of distinct shells also (j_a, i_b).
+        routes = [(0, 1, 1.0 if key.kind in ("onsite", "pair") else 1 / math.sqrt(2.0))]
+        if key.kind in ("pair_sym", "pair_antisym") and a != b:
+            routes.append((1, 0, (1.0 if key.kind == "pair_sym" else -1.0) / math.sqrt(2.0)))
+        for first, second, scale in routes:
+            direct, transposed = [], []
+            for ij, mol, _ in parts:
+                k = int(mol[0])
+                rows, cols = _block_indices(offsets[k], ij[:, first], ij[:, second], key)
+                base = k * n_max * n_max
+                direct.append((base + rows[:, :, None] * n_max + cols[:, None, :]).reshape(-1))
+                transposed.append((base + cols[:, None, :] * n_max + rows[:, :, None]).reshape(-1))
+            writes.append((direct, scale))
+            if not (key.kind == "onsite" and a == b):  # a diagonal shell block is its own transpose
+                writes.append((transposed, scale))
+        destinations[key] = [(torch.cat(index), scale) for index, scale in writes]
+    return BlockLayout(len(numbers_list), n_max, sizes, samples, molecule, destinations)
+
+
+def assemble(values: dict[BlockKey, torch.Tensor], layout: BlockLayout) -> torch.Tensor:
+    """Padded batch ``(n_molecules, n_max, n_max)`` of symmetric matrices from coupled blocks.
+
+    ``values[key]`` ``(n, 2 lambda + 1)`` in the order of ``layout.samples[key]``;
+    keys absent from ``values`` are zero. Rows and columns beyond a molecule's
+    size are zero. Differentiable in the values: this is how predicted blocks become :math:`H'`.
+    """
+    reference = next(iter(values.values()))
+    dtype, device = reference.dtype, reference.device
+    flat = torch.zeros(layout.n_molecules * layout.n_max**2, dtype=dtype, device=device)
+    for key, coupled in values.items():
+        uncoupled = (coupled @ _coupled_slice(key, dtype, device).T).reshape(-1)
+        for index, scale in layout.destinations[key]:
+            flat = flat.index_add(0, index.to(device), uncoupled if scale == 1.0 else scale * uncoupled)
+    return flat.reshape(layout.n_molecules, layout.n_max, layout.n_max)
+
+
+def blocks_to_hamiltonian(blocks: Blocks, numbers: Sequence[int]) -> torch.Tensor:
+    """Assemble the symmetric ``(n_ao, n_ao)`` matrix of one molecule (missing blocks are zero)."""
+    pairs = torch.cat([torch.zeros(0, 2, dtype=torch.long)]
+                      + [ij for key, ij in blocks.samples.items() if key.kind != "onsite"])
+    layout = block_layout([numbers], [torch.unique(pairs, dim=0)])
+    values = {}
+    for key, ij in layout.samples.items():
+        if key in blocks.values:
+            if not torch.equal(blocks.samples[key], ij):
+                raise ValueError(f"samples of block {key} are not in block order")
+            values[key] = blocks.values[key]
+    return assemble(values, layout)[0]

@@ -107,3 +107,25 @@ def test_gradients_flow_through_assembly(mixed):
     torch.linalg.eigvalsh(assembled).sum().backward()
     assert all(v.grad is not None and torch.isfinite(v.grad).all() for v in leaf.values())
     assert math.isclose(float(torch.trace(assembled.detach())), float(torch.trace(h)), rel_tol=1e-12)
+
+
+def test_batch_assembly_equals_each_molecule_padded(mixed):
+    from ase_mlham.model.blocks import assemble, block_layout
+
+    water = molecule("H2O")
+    molecules = [water, mixed, molecule("C2H4")]
+    hamiltonians = [random_symmetric(n_basis_functions(m.numbers), seed=k) for k, m in enumerate(molecules)]
+    layout = block_layout([m.numbers for m in molecules])
+    values = {}
+    per_molecule = [hamiltonian_to_blocks(h, m.numbers) for h, m in zip(hamiltonians, molecules)]
+    for key in layout.samples:
+        values[key] = torch.cat([b.values[key] for b in per_molecule if key in b.values])
+    batch = assemble(values, layout)
+    assert batch.shape == (3, layout.n_max, layout.n_max)
+    for k, h in enumerate(hamiltonians):
+        n = h.shape[0]
+        assert torch.allclose(batch[k, :n, :n], h, atol=1e-12, rtol=0)
+        assert torch.all(batch[k, n:] == 0) and torch.all(batch[k, :, n:] == 0)
+    # global atom numbering: the first sample of the second molecule starts after water's 3 atoms
+    key = BlockKey("onsite", (8, 8), (0, 0), 0)
+    assert layout.samples[key][:, 0].tolist()[:2] == [0, 3 + list(mixed.numbers).index(8)]
