@@ -1,0 +1,153 @@
+r"""Learnable heads: Hamiltonian blocks from equivariant features, atomic energies from invariants.
+
+Hamiltonian head, per block key (one coupled block of degree lambda):
+
+.. math:: h_\mu = \sum_q \frac{x_{\mu q}}{s_q} w_q
+          + \sum_{c} \Big(\sum_q \frac{x_{\mu q}}{s_q} u_{qc}\Big)\, g_c(\text{invariants})
+          \;[+\, b \text{ for on-site } \lambda = 0]
+
+:math:`x` are the features of the key's group (same lambda and parity),
+:math:`s` their training-set RMS (a buffer), :math:`g` a small invariant
+embedding shared by the keys of a species (pair). Multiplying equivariants by
+invariants keeps the result equivariant; pair features vanish at the pair
+cutoff, so the predicted off-site blocks do too (no bias there).
+
+Energy head: :math:`E = \sum_i [\epsilon_{Z_i} + \mathrm{MLP}_{Z_i}(P_{Z_i}^T (f_i - m_{Z_i}))]`
+with per-species offsets :math:`\epsilon_Z` (least squares on composition),
+a fixed projection :math:`P` (PCA of standardised training invariants) and a
+per-species MLP. Energies in eV.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ase_mlham.model.blocks import BlockKey
+from ase_mlham.model.inputs import FeatureGroup, GateGroup, feature_group, gate_group, key_name
+
+DTYPE = torch.float64
+
+
+class BlockHead(nn.Module):
+    """Equivariant linear map plus gated nonlinear correction for one block key."""
+
+    def __init__(self, n_features: int, n_channels: int, bias: bool) -> None:
+        super().__init__()
+        self.linear = nn.Parameter(torch.zeros(n_features, dtype=DTYPE))
+        self.gated = nn.Parameter(torch.zeros(n_features, n_channels, dtype=DTYPE))
+        self.bias = nn.Parameter(torch.zeros((), dtype=DTYPE)) if bias else None
+
+    def forward(self, features: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """``features`` ``(n, 2 lambda + 1, F)`` (already scaled), ``gate`` ``(n, C)`` -> ``(n, 2 lambda + 1)``."""
+        out = features @ self.linear + ((features @ self.gated) * gate[:, None, :]).sum(-1)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+
+class InvariantGate(nn.Module):
+    """Standardised invariants -> ``C`` bounded channels (tanh)."""
+
+    def __init__(self, n_invariants: int, n_channels: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_invariants, dtype=DTYPE))
+        self.register_buffer("scale", torch.ones(n_invariants, dtype=DTYPE))
+        self.layer = nn.Linear(n_invariants, n_channels, dtype=DTYPE)
+        nn.init.normal_(self.layer.weight, std=1.0 / n_invariants**0.5)
+
+    def forward(self, invariants: torch.Tensor) -> torch.Tensor:
+        """``(n, n_invariants)`` -> ``(n, C)``."""
+        return torch.tanh(self.layer((invariants - self.mean) / self.scale))
+
+
+class HamiltonianHead(nn.Module):
+    """All block heads, feature scales and gates of the Hamiltonian.
+
+    ``group_sizes`` maps each feature group to ``(n_features, n_invariants)``.
+    """
+
+    def __init__(self, keys: list[BlockKey], group_sizes: dict[FeatureGroup, tuple[int, int]],
+                 n_channels: int) -> None:
+        super().__init__()
+        self.keys = list(keys)
+        self.heads = nn.ModuleDict()
+        self.gates = nn.ModuleDict()
+        self.scales = nn.Module()
+        for key in self.keys:
+            group, gate = feature_group(key), gate_group(key)
+            n_features, n_invariants = group_sizes[group]
+            self.heads[key_name(key)] = BlockHead(n_features, n_channels, bias=key.kind == "onsite" and key.lam == 0)
+            if gate.name not in self.gates:
+                self.gates[gate.name] = InvariantGate(n_invariants, n_channels)
+            if not hasattr(self.scales, group.name):
+                self.scales.register_buffer(group.name, torch.ones(n_features, dtype=DTYPE))
+
+    def scale(self, group: FeatureGroup) -> torch.Tensor:
+        """RMS of each feature of a group over the training set, ``(n_features,)``."""
+        return getattr(self.scales, group.name)
+
+    def gate(self, group: GateGroup) -> InvariantGate:
+        """The invariant gate of a species (pair)."""
+        return self.gates[group.name]
+
+    def forward(self, inputs: dict, keys: list[BlockKey] | None = None) -> dict[BlockKey, torch.Tensor]:
+        """Coupled block values ``(n, 2 lambda + 1)`` per key from gathered group inputs.
+
+        ``inputs`` maps a :class:`FeatureGroup` to ``(features, invariants)``
+        (see :func:`ase_mlham.model.inputs.gather_group_inputs`).
+        """
+        scaled, gates, values = {}, {}, {}
+        for key in keys if keys is not None else self.keys:
+            group = feature_group(key)
+            if group not in inputs:
+                continue
+            if group not in scaled:
+                features, invariants = inputs[group]
+                scaled[group] = features / self.scale(group)
+                gate_key = gate_group(key)
+                gates[group] = self.gate(gate_key)(invariants)
+            values[key] = self.heads[key_name(key)](scaled[group], gates[group])
+        return values
+
+
+class EnergyHead(nn.Module):
+    """Per-species atomic energies (eV) from invariants."""
+
+    def __init__(self, species: tuple[int, ...], n_invariants: int, n_projection: int,
+                 hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.species = tuple(int(z) for z in species)
+        self.register_buffer("offsets", torch.zeros(len(self.species), dtype=DTYPE))  # eV per atom
+        self.register_buffer("mean", torch.zeros(len(self.species), n_invariants, dtype=DTYPE))
+        projection = torch.zeros(len(self.species), n_invariants, n_projection, dtype=DTYPE)
+        projection[:, :n_projection, :] = torch.eye(min(n_invariants, n_projection), n_projection, dtype=DTYPE)
+        self.register_buffer("projection", projection)
+        self.networks = nn.ModuleList()
+        for _ in self.species:
+            layers, width = [], n_projection
+            for size in hidden:
+                layers += [nn.Linear(width, size, dtype=DTYPE), nn.SiLU()]
+                width = size
+            last = nn.Linear(width, 1, dtype=DTYPE)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.networks.append(nn.Sequential(*layers, last))
+
+    def projected(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Standardised, projected invariants ``(n_atoms, n_projection)``."""
+        centred = invariants - self.mean[species_index]
+        return torch.einsum("af,afp->ap", centred, self.projection[species_index])
+
+    def atomic_energies(self, projected: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Atomic energies ``(n_atoms,)`` in eV from projected invariants."""
+        learned = torch.zeros(len(species_index), dtype=projected.dtype, device=projected.device)
+        for s, network in enumerate(self.networks):
+            atoms = torch.nonzero(species_index == s)[:, 0]
+            if len(atoms):
+                learned = learned.index_put((atoms,), network(projected[atoms])[:, 0])
+        return self.offsets[species_index] + learned
+
+    def forward(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """``(n_atoms, n_invariants)`` -> atomic energies ``(n_atoms,)``, eV."""
+        return self.atomic_energies(self.projected(invariants, species_index), species_index)

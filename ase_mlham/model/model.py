@@ -1,0 +1,149 @@
+"""The ML Hamiltonian model: positions -> features -> (energy, H') -> orbital energies.
+
+One forward pass gives the total energy, the Löwdin-orthogonal minimal-basis
+Hamiltonian H' and its eigenvalues; forces are minus the autograd gradient of
+the energy. Everything in float64 unless the model is moved with ``.to()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ase_mlham.descriptors.features import FeatureCalculator, Features
+from ase_mlham.electronic import number_of_occupied_orbitals
+from ase_mlham.model.blocks import assemble, block_keys, block_layout, block_samples
+from ase_mlham.model.heads import EnergyHead, HamiltonianHead
+from ase_mlham.model.inputs import (FeatureGroup, energy_invariants, feature_group, gate_group,
+                                    gather_group_inputs, unordered_pairs)
+from ase_mlham.model.settings import ModelSettings
+
+
+@dataclass
+class Prediction:
+    """Results of one structure. Energies in eV, forces in eV/Angstrom.
+
+    ``hamiltonian`` is H' in the Löwdin-orthogonal STO-3G basis (PySCF AO
+    order), ``orbital_energies`` its ascending eigenvalues, ``nocc`` the number
+    of doubly occupied orbitals.
+    """
+
+    energy: torch.Tensor  # ()
+    atomic_energies: torch.Tensor  # (n_atoms,)
+    hamiltonian: torch.Tensor  # (n_ao, n_ao)
+    orbital_energies: torch.Tensor  # (n_ao,)
+    nocc: int
+    forces: torch.Tensor | None = None  # (n_atoms, 3)
+
+    @property
+    def homo_lumo_gap(self) -> torch.Tensor:
+        """LUMO minus HOMO, eV."""
+        return self.orbital_energies[self.nocc] - self.orbital_energies[self.nocc - 1]
+
+
+def _probe_structure(species: Sequence[int]) -> tuple[np.ndarray, torch.Tensor]:
+    """A small cluster with two atoms of every species, all within bonding distance: every
+    feature block exists for it, so it tells the feature sizes."""
+    numbers = np.repeat(np.asarray(species, dtype=np.int64), 2)
+    rng = np.random.default_rng(0)
+    positions = rng.normal(size=(len(numbers), 3))
+    positions *= 1.2 / np.linalg.norm(positions, axis=1, keepdims=True).clip(0.5)
+    positions += 0.3 * np.arange(len(numbers))[:, None] * np.array([[1.0, 0.7, 0.4]]) / len(numbers)
+    return numbers, torch.tensor(positions, dtype=torch.float64)
+
+
+class MLHamModel(nn.Module):
+    """Symmetry-adapted ML minimal-basis Hamiltonian with an energy head.
+
+    Parameters
+    ----------
+    settings
+        Architecture hyper-parameters (:class:`ModelSettings`).
+    group_sizes, n_energy_invariants
+        Feature sizes; probed from the descriptor when omitted (the saved
+        model stores them so loading needs no probe).
+    """
+
+    def __init__(self, settings: ModelSettings = ModelSettings(),
+                 group_sizes: dict[FeatureGroup, tuple[int, int]] | None = None,
+                 n_energy_invariants: int | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.species = tuple(settings.descriptor.species)
+        self.descriptor = FeatureCalculator(settings.descriptor)
+        self.keys = block_keys(self.species)
+        if group_sizes is None or n_energy_invariants is None:
+            group_sizes, n_energy_invariants = self._probe_sizes()
+        self.group_sizes = dict(group_sizes)
+        self.n_energy_invariants = int(n_energy_invariants)
+        self.hamiltonian_head = HamiltonianHead(self.keys, self.group_sizes, settings.gate_channels)
+        self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_projection,
+                                      settings.energy_hidden)
+        self._species_lookup = {z: k for k, z in enumerate(self.species)}
+
+    def _probe_sizes(self) -> tuple[dict[FeatureGroup, tuple[int, int]], int]:
+        numbers, positions = _probe_structure(self.species)
+        features = self.descriptor(numbers, positions)
+        inputs = gather_group_inputs(features, block_samples(numbers, unordered_pairs(features)))
+        sizes = {group: (value.features.shape[2], value.invariants.shape[1]) for group, value in inputs.items()}
+        missing = {feature_group(key) for key in self.keys} - set(sizes)
+        if missing:
+            raise RuntimeError(f"the probe structure lacks feature groups {sorted(missing)}")
+        return sizes, energy_invariants(features).shape[1]
+
+    def species_index(self, numbers: Sequence[int]) -> torch.Tensor:
+        """Position of each atom's species in :attr:`species`, ``(n_atoms,)``."""
+        try:
+            return torch.tensor([self._species_lookup[int(z)] for z in numbers], dtype=torch.long)
+        except KeyError:
+            from ase.data import chemical_symbols
+
+            unknown = sorted({int(z) for z in numbers} - set(self.species))
+            raise ValueError(
+                f"the model does not know element(s) {', '.join(chemical_symbols[z] for z in unknown)}; "
+                f"it supports {', '.join(chemical_symbols[z] for z in self.species)}") from None
+
+    def features(self, numbers: Sequence[int], positions: torch.Tensor) -> Features:
+        """Descriptor of one structure (positions ``(n_atoms, 3)`` Angstrom, may require grad)."""
+        return self.descriptor(np.asarray(numbers, dtype=np.int64), positions)
+
+    def energy_features(self, numbers: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
+        """Invariants of the energy head, ``(n_atoms, n_invariants)``; differentiable in positions."""
+        return energy_invariants(self.features(numbers, positions))
+
+    def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
+        """Energy, H' and orbital energies of one structure (no forces; see :meth:`predict`)."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        species_index = self.species_index(numbers)
+        nocc = number_of_occupied_orbitals(numbers)
+        features = self.features(numbers, positions)
+        pairs = unordered_pairs(features)
+        layout = block_layout([numbers], [pairs])
+        inputs = gather_group_inputs(features, block_samples(numbers, pairs))
+        values = self.hamiltonian_head(inputs)
+        hamiltonian = assemble(values, layout)[0]
+        atomic_energies = self.energy_head(energy_invariants(features), species_index)
+        return Prediction(
+            energy=atomic_energies.sum(),
+            atomic_energies=atomic_energies,
+            hamiltonian=hamiltonian,
+            orbital_energies=torch.linalg.eigvalsh(hamiltonian),
+            nocc=nocc,
+        )
+
+    def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
+                forces: bool = True) -> Prediction:
+        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``."""
+        positions = torch.as_tensor(np.asarray(positions) if not isinstance(positions, torch.Tensor) else positions,
+                                    dtype=self.energy_head.offsets.dtype)
+        positions = positions.detach().clone().requires_grad_(forces)
+        with torch.set_grad_enabled(forces):
+            prediction = self(numbers, positions)
+            if forces:
+                (gradient,) = torch.autograd.grad(prediction.energy, positions)
+                prediction.forces = -gradient
+        return prediction

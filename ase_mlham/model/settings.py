@@ -1,0 +1,54 @@
+"""Hyper-parameters of the ML Hamiltonian model (JSON round trip for model files)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ase_mlham.descriptors.settings import DescriptorSettings
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything needed to rebuild a model's architecture.
+
+    Parameters
+    ----------
+    descriptor
+        Feature hyper-parameters (cutoffs in Angstrom, basis sizes).
+    gate_channels
+        Invariant channels gating the nonlinear correction of each Hamiltonian block.
+    energy_projection
+        Dimensions of the fixed (PCA) projection of the invariants fed to the energy MLP.
+    energy_hidden
+        Hidden layer widths of the per-species atomic-energy MLP.
+    """
+
+    descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
+    gate_channels: int = 4
+    energy_projection: int = 64
+    energy_hidden: tuple[int, ...] = (32, 32)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.descriptor, DescriptorSettings):
+            raise TypeError(f"descriptor must be a DescriptorSettings, got {type(self.descriptor).__name__}")
+        for name in ("gate_channels", "energy_projection"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not all(isinstance(w, int) and w > 0 for w in self.energy_hidden):
+            raise ValueError(f"energy_hidden must hold positive integers, got {self.energy_hidden!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable form."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelSettings":
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a file of another format)."""
+        data = dict(data)
+        descriptor = dict(data.pop("descriptor"))
+        descriptor["species"] = tuple(descriptor["species"])
+        if "energy_hidden" in data:
+            data["energy_hidden"] = tuple(data["energy_hidden"])
+        return cls(descriptor=DescriptorSettings(**descriptor), **data)

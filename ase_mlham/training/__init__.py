@@ -1,0 +1,1 @@
+"""Training of ML Hamiltonian models: data preparation, closed-form initialisation, the loop."""

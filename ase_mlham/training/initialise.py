@@ -1,0 +1,141 @@
+"""Closed-form starting point: normalisations, energy offsets and a ridge fit of the Hamiltonian blocks.
+
+The ridge target of each frame is a minimal-basis Hamiltonian in the
+Löwdin-orthogonal basis, either
+
+* ``"sto3g"``: the B3LYP/STO-3G Kohn-Sham matrix :math:`S^{-1/2} F S^{-1/2}`, or
+* ``"adjusted"`` (default): the same eigenvectors with the large-basis target
+  energies as eigenvalues, :math:`C' \\operatorname{diag}(\\varepsilon^{TZVP}_{1..N_{min}}) C'^T`,
+
+so that the initial model already has nearly the right spectrum and the
+eigenvalue loss only refines it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ase_mlham.model.blocks import BlockKey, hamiltonian_to_blocks
+from ase_mlham.model.inputs import feature_group, gate_group, key_name
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.training.prepare import FrameInputs
+
+INIT_TARGETS = ("adjusted", "sto3g", "none")
+
+
+def fit_feature_scales(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
+    """Per-feature RMS of every group over the training frames (buffers of the Hamiltonian head)."""
+    head = model.hamiltonian_head
+    squares: dict = {}
+    counts: dict = {}
+    for item in items:
+        for group, inputs in item.groups.items():
+            squares[group] = squares.get(group, 0.0) + (inputs.features**2).sum(dim=(0, 1))
+            counts[group] = counts.get(group, 0) + inputs.features.shape[0] * inputs.features.shape[1]
+    for group in squares:
+        rms = torch.sqrt(squares[group] / counts[group])
+        head.scale(group).copy_(torch.where(rms > 1e-12, rms, torch.ones_like(rms)))
+
+
+def fit_gates(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
+    """Mean and standard deviation of each gate's invariants over the training frames."""
+    collected: dict = {}
+    for key in model.keys:
+        group, gate = feature_group(key), gate_group(key)
+        if gate in collected:
+            continue
+        parts = [item.groups[group].invariants for item in items if group in item.groups]
+        if parts:
+            collected[gate] = torch.cat(parts)
+    for gate, invariants in collected.items():
+        module = model.hamiltonian_head.gate(gate)
+        module.mean.copy_(invariants.mean(0))
+        std = invariants.std(0) if len(invariants) > 1 else torch.ones_like(invariants[0])
+        module.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
+
+
+def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
+    """Per-species energy offsets (least squares on composition) and the whitened PCA projection."""
+    head = model.energy_head
+    n_species = len(model.species)
+    composition = np.zeros((len(items), n_species))
+    for row, item in enumerate(items):
+        composition[row] = np.bincount(item.species_index.numpy(), minlength=n_species)
+    energies = np.array([item.frame.energy for item in items])
+    present = composition.sum(0) > 0
+    offsets = np.zeros(n_species)
+    offsets[present] = np.linalg.lstsq(composition[:, present], energies, rcond=None)[0]
+    head.offsets.copy_(torch.as_tensor(offsets))
+    k = head.projection.shape[2]
+    for s in range(n_species):
+        invariants = torch.cat([item.invariants[item.species_index == s] for item in items])
+        if len(invariants) < 2:
+            continue
+        mean = invariants.mean(0)
+        _, singular, vh = torch.linalg.svd(invariants - mean, full_matrices=False)
+        keep = min(k, int((singular > 1e-10 * singular[0]).sum()))
+        # whitened: each projected coordinate has unit variance over the training atoms
+        projection = torch.zeros_like(head.projection[s])
+        projection[:, :keep] = vh[:keep].T * (np.sqrt(len(invariants) - 1) / singular[:keep])
+        head.mean[s].copy_(mean)
+        head.projection[s].copy_(projection)
+
+
+def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:
+    """The Löwdin-orthogonal Hamiltonian a frame's blocks are fitted to, ``(n_min, n_min)`` eV."""
+    frame = item.frame
+    eigenvalues, vectors = np.linalg.eigh(frame.sto3g_overlap)
+    inverse_sqrt = vectors @ np.diag(eigenvalues**-0.5) @ vectors.T
+    fock = inverse_sqrt @ frame.sto3g_fock @ inverse_sqrt
+    if target == "adjusted":
+        _, orbitals = np.linalg.eigh(fock)
+        fock = orbitals @ np.diag(frame.mo_target) @ orbitals.T
+    return torch.as_tensor((fock + fock.T) / 2)
+
+
+def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted",
+                     regularisation: float = 1e-6) -> dict[BlockKey, float]:
+    """Set each block head's linear weights (and on-site bias) by ridge regression.
+
+    ``regularisation`` is relative to the mean diagonal of :math:`X^T X`.
+    Returns the training RMSE (eV) of each key's fit.
+    """
+    if target not in INIT_TARGETS:
+        raise ValueError(f"init target must be one of {INIT_TARGETS}, got {target!r}")
+    if target == "none":
+        return {}
+    head = model.hamiltonian_head
+    gram: dict[BlockKey, torch.Tensor] = {}
+    moment: dict[BlockKey, torch.Tensor] = {}
+    norm: dict[BlockKey, float] = {}
+    count: dict[BlockKey, int] = {}
+    for item in items:
+        blocks = hamiltonian_to_blocks(ridge_target(item, target), item.frame.numbers, item.pairs)
+        for key, values in blocks.values.items():
+            group = feature_group(key)
+            x = (item.groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
+            if key.kind == "onsite" and key.lam == 0:
+                x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+            y = values.reshape(-1)
+            gram[key] = gram.get(key, 0.0) + x.T @ x
+            moment[key] = moment.get(key, 0.0) + x.T @ y
+            norm[key] = norm.get(key, 0.0) + float(y @ y)
+            count[key] = count.get(key, 0) + len(y)
+    errors = {}
+    for key in gram:
+        a, b = gram[key], moment[key]
+        ridge = regularisation * torch.diagonal(a).mean().clamp_min(1e-12)
+        weights = torch.linalg.solve(a + ridge * torch.eye(len(a), dtype=a.dtype), b)
+        module = head.heads[key_name(key)]
+        with torch.no_grad():
+            if module.bias is not None:
+                module.linear.copy_(weights[:-1])
+                module.bias.copy_(weights[-1])
+            else:
+                module.linear.copy_(weights)
+        residual = norm[key] - 2 * float(weights @ b) + float(weights @ a @ weights)
+        errors[key] = float(np.sqrt(max(residual, 0.0) / count[key]))
+    return errors

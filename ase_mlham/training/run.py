@@ -1,0 +1,121 @@
+"""``mlham train``: from reference databases to a saved model file."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ase_mlham.data.dataset import ReferenceFrame, molecules_of, read_frames, split_by_frame
+from ase_mlham.model.io import save_model
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import ModelSettings
+from ase_mlham.progress import ProgressBar
+from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, ridge_initialise)
+from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, projected_jacobian
+from ase_mlham.training.trainer import TrainingResult, TrainingSettings, train
+
+
+def build_model(model_settings: ModelSettings, seed: int) -> MLHamModel:
+    """A freshly initialised model; the seed fixes the random initial weights
+    (the global torch RNG is forked, so the caller's state is untouched)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return MLHamModel(model_settings)
+
+
+def prepare_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame], label: str,
+                   show_progress: bool) -> list[FrameInputs]:
+    """Descriptor inputs of every frame (no Jacobians yet)."""
+    bar = ProgressBar(len(frames), f"features ({label})", enabled=show_progress)
+    items = []
+    for frame in frames:
+        items.append(frame_inputs(model, frame))
+        bar.update(1)
+    return items
+
+
+def add_jacobians(model: MLHamModel, items: Sequence[FrameInputs], label: str, show_progress: bool) -> None:
+    """Projected energy invariants and their Jacobians (after the projection has been fitted)."""
+    bar = ProgressBar(len(items), f"energy Jacobians ({label})", enabled=show_progress)
+    for item in items:
+        item.projected, item.jacobian = projected_jacobian(model, item)
+        bar.update(1)
+
+
+def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequence[ReferenceFrame],
+              model_settings: ModelSettings = ModelSettings(), settings: TrainingSettings = TrainingSettings(),
+              out: str | os.PathLike | None = None, metadata: dict | None = None,
+              show_progress: bool = True) -> tuple[MLHamModel, TrainingResult]:
+    """Initialise (closed form) and train a model; save it to ``out`` (checkpoints too)."""
+    start = time.perf_counter()
+    model = build_model(model_settings, settings.seed)
+    train_items = prepare_inputs(model, train_frames, "train", show_progress)
+    validation_items = prepare_inputs(model, validation_frames, "validation", show_progress)
+    fit_feature_scales(model, train_items)
+    fit_gates(model, train_items)
+    fit_energy_head(model, train_items)
+    ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation)
+    add_jacobians(model, train_items, "train", show_progress)
+    add_jacobians(model, validation_items, "validation", show_progress)
+    rng = np.random.default_rng(settings.seed)
+    train_batches = fixed_batches(train_items, settings.batch_size, settings.core_weight, rng)
+    validation_batches = fixed_batches(validation_items, settings.batch_size, settings.core_weight, rng)
+    prepared = time.perf_counter() - start
+    base_metadata = dict(metadata or {})
+    base_metadata.update(
+        training_settings=asdict(settings),
+        train_frames=len(train_frames), validation_frames=len(validation_frames),
+        molecules=molecules_of(train_frames),
+        ridge_rmse_eV_max=max(ridge_errors.values()) if ridge_errors else None,
+    )
+
+    def checkpoint(best: MLHamModel, info: dict) -> None:
+        if out is not None:
+            save_model(best, out, {**base_metadata, **info, "complete": False})
+
+    result = train(model, train_batches, validation_batches, settings, checkpoint, show_progress=show_progress)
+    if out is not None:
+        save_model(model, out, {
+            **base_metadata, "complete": True, "epochs_run": result.epochs_run,
+            "best_epoch_hamiltonian": result.best_epoch_hamiltonian, "best_epoch_energy": result.best_epoch_energy,
+            "validation": result.validation, "seconds_preparation": prepared,
+            "seconds_total": time.perf_counter() - start,
+        })
+    return model, result
+
+
+def train_from_databases(databases: Sequence[str | os.PathLike], out: str | os.PathLike,
+                         model_settings: ModelSettings = ModelSettings(),
+                         settings: TrainingSettings = TrainingSettings(), molecules: Sequence[str] | None = None,
+                         max_frames: int | None = None, show_progress: bool = True
+                         ) -> tuple[MLHamModel, TrainingResult]:
+    """Read frames, split off a validation set by frame (stratified per molecule), train, save."""
+    frames: list[ReferenceFrame] = []
+    for database in databases:
+        frames.extend(read_frames(database))
+    if molecules is not None:
+        unknown = sorted(set(molecules) - set(molecules_of(frames)))
+        if unknown:
+            raise ValueError(f"molecules {unknown} are not in {list(map(str, databases))}")
+        frames = [f for f in frames if f.molecule in set(molecules)]
+    if max_frames is not None:
+        order = np.random.default_rng(settings.seed).permutation(len(frames))[:max_frames]
+        frames = [frames[i] for i in sorted(order)]
+    if len(frames) < 2:
+        raise ValueError(f"training needs at least 2 frames, got {len(frames)}")
+    train_frames, validation_frames = split_by_frame(frames, settings.validation_fraction, settings.seed)
+    if not validation_frames:
+        validation_frames = train_frames[-1:]
+    metadata = {
+        "command": " ".join(["mlham", *sys.argv[1:]]) if Path(sys.argv[0]).name == "mlham" else None,
+        "databases": [str(Path(d).name) for d in databases],
+        "model_settings": model_settings.to_dict(),
+    }
+    return fit_model(train_frames, validation_frames, model_settings, settings, out, metadata, show_progress)

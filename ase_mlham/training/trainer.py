@@ -1,0 +1,214 @@
+"""The training loop: eigenvalue (indirect) loss + energy + forces, Adam, early stopping.
+
+Loss of a batch (energies in eV, forces in eV/Angstrom):
+
+.. math::
+
+    L = \\frac{\\sum_{k} w_k (\\varepsilon_k - \\varepsilon_k^{ref})^2}{\\sum_k w_k}
+      + \\Big\\langle \\Big(\\frac{E - E^{ref}}{N_{atoms}}\\Big)^2 \\Big\\rangle
+      + w_F \\langle (F - F^{ref})^2 \\rangle
+
+with :math:`\\varepsilon` the eigenvalues of the predicted H' (gradients flow
+through the eigensolver: indirect learning), :math:`w_k` 1 except
+``core_weight`` for the C/N/O 1s orbitals. The Hamiltonian and energy heads
+share no parameter, so each keeps its own best validation state.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ase_mlham.model.blocks import assemble
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.progress import ProgressBar
+from ase_mlham.training.prepare import Batch
+
+#: Diagonal given to padded orbitals: far above every real one, so they sort last.
+PADDING_ENERGY = 1.0e4
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Optimisation hyper-parameters (see the module docstring for the loss)."""
+
+    epochs: int = 300
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    final_learning_rate: float = 3e-5
+    core_weight: float = 0.05
+    force_weight: float = 1.0
+    init: str = "adjusted"
+    ridge_regularisation: float = 1e-6
+    validation_fraction: float = 0.1
+    patience: int = 60
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("learning_rate", "final_learning_rate", "core_weight", "force_weight"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+
+
+@dataclass
+class BatchErrors:
+    """Per-batch losses (tensors, for the optimiser) and plain error sums (for metrics)."""
+
+    eigen_loss: torch.Tensor
+    energy_loss: torch.Tensor
+    force_loss: torch.Tensor
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def predicted_orbital_energies(model: MLHamModel, batch: Batch) -> torch.Tensor:
+    """Eigenvalues ``(B, n_max)`` of the predicted H' of every frame (padded ones sort last)."""
+    hamiltonians = assemble(model.hamiltonian_head(batch.groups), batch.layout)
+    padding = torch.where(batch.mask, 0.0, PADDING_ENERGY).to(hamiltonians.dtype)
+    return torch.linalg.eigvalsh(hamiltonians + torch.diag_embed(padding))
+
+
+def predicted_energies_forces(model: MLHamModel, batch: Batch, create_graph: bool
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Energies ``(B,)`` eV and padded forces ``(B, a_max, 3)`` eV/Angstrom from the fixed Jacobians."""
+    projected = batch.projected.detach().requires_grad_(True)
+    with torch.enable_grad():
+        atomic = model.energy_head.atomic_energies(projected, batch.species_index)
+        energies = torch.zeros(len(batch.frames), dtype=atomic.dtype).index_add(0, batch.atom_frame, atomic)
+        (gradient,) = torch.autograd.grad(energies.sum(), projected, create_graph=create_graph)
+    padded = torch.zeros(batch.jacobian.shape[:3], dtype=gradient.dtype)
+    padded = padded.index_put((batch.atom_frame, batch.atom_slot), gradient)
+    forces = -torch.einsum("bak,bakcx->bcx", padded, batch.jacobian)
+    return energies, forces
+
+
+def batch_errors(model: MLHamModel, batch: Batch, settings: TrainingSettings, create_graph: bool) -> BatchErrors:
+    """Losses and error sums of one batch."""
+    orbital = predicted_orbital_energies(model, batch)
+    difference = (orbital - batch.targets) * batch.mask
+    eigen_loss = (batch.weights * difference**2).sum() / batch.weights.sum()
+    energies, forces = predicted_energies_forces(model, batch, create_graph)
+    energy_error = energies - batch.energies
+    energy_loss = ((energy_error / batch.n_atoms) ** 2).mean()
+    force_error = (forces - batch.forces) * batch.atom_mask[..., None]
+    force_loss = (force_error**2).sum() / (3 * batch.atom_mask.sum())
+
+    with torch.no_grad():
+        rows = torch.arange(len(batch.frames))
+        gap = (orbital[rows, batch.nocc] - orbital[rows, batch.nocc - 1]) - (
+            batch.targets[rows, batch.nocc] - batch.targets[rows, batch.nocc - 1])
+        valence = batch.mask & (batch.weights == 1.0) & (torch.arange(batch.mask.shape[1])[None, :] < batch.nocc[:, None])
+        sums = {
+            "window": float(difference.abs().sum()), "gap": float(gap.abs().sum()),
+            "occupied_valence": float((difference.abs() * valence).sum()),
+            "energy": float(energy_error.abs().sum()), "forces": float(force_error.abs().sum()),
+        }
+        counts = {
+            "window": int(batch.mask.sum()), "gap": len(batch.frames), "occupied_valence": int(valence.sum()),
+            "energy": len(batch.frames), "forces": int(3 * batch.atom_mask.sum()),
+        }
+    return BatchErrors(eigen_loss, energy_loss, force_loss, sums, counts)
+
+
+def evaluate_batches(model: MLHamModel, batches: Sequence[Batch], settings: TrainingSettings) -> dict[str, float]:
+    """Mean absolute errors (eV, eV per molecule, eV/Angstrom) and mean losses over batches."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    eigen, energy = 0.0, 0.0
+    with torch.no_grad():
+        for batch in batches:
+            errors = batch_errors(model, batch, settings, create_graph=False)
+            eigen += float(errors.eigen_loss) * len(batch.frames)
+            energy += float(errors.energy_loss + settings.force_weight * errors.force_loss) * len(batch.frames)
+            for name, value in errors.sums.items():
+                sums[name] = sums.get(name, 0.0) + value
+                counts[name] = counts.get(name, 0) + errors.counts[name]
+    n_frames = sum(len(b.frames) for b in batches)
+    metrics = {f"{name}_mae": sums[name] / max(counts[name], 1) for name in sums}
+    metrics.update(eigen_loss=eigen / n_frames, energy_loss=energy / n_frames)
+    return metrics
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` did: the epochs run and the best validation metrics."""
+
+    epochs_run: int
+    best_epoch_hamiltonian: int
+    best_epoch_energy: int
+    validation: dict[str, float]
+    history: list[dict[str, float]]
+
+
+def train(model: MLHamModel, train_batches: Sequence[Batch], validation_batches: Sequence[Batch],
+          settings: TrainingSettings, checkpoint: Callable[[MLHamModel, dict], None] | None = None,
+          checkpoint_every: int = 10, show_progress: bool = True) -> TrainingResult:
+    """Adam with a cosine learning-rate schedule and early stopping on the validation losses.
+
+    The Hamiltonian head and the energy head each end in their own best
+    validation state. ``checkpoint(model, info)`` is called with the best
+    states so far every ``checkpoint_every`` epochs and at the end.
+    """
+    rng = np.random.default_rng(settings.seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    ratio = settings.final_learning_rate / settings.learning_rate
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1.0))))
+    best = {"hamiltonian": (math.inf, 0, None), "energy": (math.inf, 0, None)}
+    history = []
+    bar = ProgressBar(settings.epochs, "training", enabled=show_progress)
+    epoch = 0
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        for index in rng.permutation(len(train_batches)):
+            errors = batch_errors(model, train_batches[index], settings, create_graph=True)
+            loss = errors.eigen_loss + errors.energy_loss + settings.force_weight * errors.force_loss
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+        model.eval()
+        metrics = evaluate_batches(model, validation_batches, settings)
+        metrics["epoch"] = epoch
+        history.append(metrics)
+        for head, loss_name in (("hamiltonian", "eigen_loss"), ("energy", "energy_loss")):
+            if metrics[loss_name] < best[head][0]:
+                module = getattr(model, f"{head}_head")
+                best[head] = (metrics[loss_name], epoch, copy.deepcopy(module.state_dict()))
+        bar.update(1, f"val gap {metrics['gap_mae']:.3f} eV, window {metrics['window_mae']:.3f} eV, "
+                      f"E {metrics['energy_mae'] * 1000:.0f} meV, F {metrics['forces_mae'] * 1000:.0f} meV/A")
+        stalled = all(epoch - best[head][1] >= settings.patience for head in best)
+        if checkpoint is not None and (epoch % checkpoint_every == 0 or stalled):
+            checkpoint(_best_model(model, best), {"epoch": epoch})
+        if stalled:
+            bar.write(f"early stop at epoch {epoch}: no validation improvement for {settings.patience} epochs")
+            break
+    _best_model(model, best, in_place=True)
+    model.eval()
+    final = evaluate_batches(model, validation_batches, settings)
+    if checkpoint is not None:
+        checkpoint(model, {"epoch": epoch})
+    return TrainingResult(epoch, best["hamiltonian"][1], best["energy"][1], final, history)
+
+
+def _best_model(model: MLHamModel, best: dict, in_place: bool = False) -> MLHamModel:
+    target = model if in_place else copy.deepcopy(model)
+    for head, (_, _, state) in best.items():
+        if state is not None:
+            getattr(target, f"{head}_head").load_state_dict(state)
+    return target
+
+
+def settings_dict(settings: TrainingSettings) -> dict:
+    """Plain form for model metadata."""
+    return asdict(settings)

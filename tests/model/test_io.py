@@ -1,0 +1,59 @@
+"""Model files: bit-exact round trip, clear errors for missing, corrupt and foreign files."""
+
+import pytest
+import torch
+from ase.build import molecule
+
+from ase_mlham.model.io import FORMAT_VERSION, ModelFileError, load_model, model_metadata, save_model
+
+
+def test_round_trip_is_bit_exact(random_model, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(random_model, path, {"note": "test"})
+    loaded = load_model(path)
+    for (name, a), (_, b) in zip(random_model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    water = molecule("H2O")
+    before = random_model.predict(water.numbers, water.positions)
+    after = loaded.predict(water.numbers, water.positions)
+    assert torch.equal(before.hamiltonian, after.hamiltonian) and torch.equal(before.forces, after.forces)
+    assert model_metadata(path) == {"note": "test"} == loaded.metadata
+    assert loaded.settings == random_model.settings
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+        load_model(tmp_path / "nothing.pt")
+
+
+def test_corrupt_file(random_model, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(random_model, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(path)
+    path.write_text("not a model")
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(path)
+
+
+def test_foreign_and_future_files(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(ModelFileError, match="not an ase-mlham model file"):
+        load_model(path)
+    torch.save({"format": "ase-mlham-model", "format_version": FORMAT_VERSION + 1}, path)
+    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}"):
+        load_model(path)
+
+
+def test_loading_never_runs_code_from_the_file(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "ase-mlham-model", "payload": Payload()}, path)
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(path)

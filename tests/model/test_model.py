@@ -1,0 +1,107 @@
+"""The model's physics: symmetric H', invariant spectra and energies, forces = -dE/dR, locality."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import molecule
+
+from ase_mlham.basis import P_CARTESIAN_TO_SPHERICAL, STO3G_SHELLS, ao_slices
+from ase_mlham.descriptors.testing import random_rotation
+from ase_mlham.model.model import MLHamModel
+
+from .conftest import TINY_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def acetamide():
+    atoms = molecule("CH3CONH2")
+    atoms.positions += np.random.default_rng(1).normal(scale=0.05, size=atoms.positions.shape)
+    return atoms
+
+
+def ao_rotation(numbers, rotation):
+    """The orthogonal AO-space matrix U with H'(R x) = U H'(x) U^T: p blocks rotate as vectors."""
+    n_ao = ao_slices(numbers)[-1].stop
+    u = torch.zeros(n_ao, n_ao, dtype=torch.float64)
+    offset = 0
+    for z in numbers:
+        for shell in STO3G_SHELLS[int(z)]:
+            if shell.l == 0:
+                u[offset, offset] = 1.0
+            else:
+                u[offset:offset + 3, offset:offset + 3] = rotation  # Cartesian (x, y, z) order
+            offset += 2 * shell.l + 1
+    return u
+
+
+def test_hamiltonian_is_symmetric_and_spectrum_sorted(random_model, acetamide):
+    prediction = random_model.predict(acetamide.numbers, acetamide.positions)
+    h = prediction.hamiltonian
+    assert h.shape == (25, 25)
+    assert torch.equal(h, h.T)
+    assert torch.all(torch.diff(prediction.orbital_energies) >= 0)
+    assert prediction.nocc == 16
+
+
+@pytest.mark.parametrize("improper", [False, True])
+def test_rotation_and_inversion(random_model, acetamide, improper):
+    rotation = random_rotation(3, improper)
+    reference = random_model.predict(acetamide.numbers, acetamide.positions)
+    rotated = random_model.predict(acetamide.numbers, acetamide.positions @ rotation.numpy().T)
+    u = ao_rotation(acetamide.numbers, rotation)
+    assert torch.allclose(rotated.hamiltonian, u @ reference.hamiltonian @ u.T, atol=1e-10)
+    assert torch.allclose(rotated.orbital_energies, reference.orbital_energies, atol=1e-10)
+    assert abs(float(rotated.energy - reference.energy)) < 1e-10
+    assert torch.allclose(rotated.forces, reference.forces @ rotation.T, atol=1e-10)
+
+
+def test_translation_and_permutation(random_model, acetamide):
+    reference = random_model.predict(acetamide.numbers, acetamide.positions)
+    moved = random_model.predict(acetamide.numbers, acetamide.positions + [3.0, -1.0, 7.5])
+    assert torch.allclose(moved.orbital_energies, reference.orbital_energies, atol=1e-10)
+    order = np.random.default_rng(0).permutation(len(acetamide))
+    permuted = random_model.predict(acetamide.numbers[order], acetamide.positions[order])
+    assert torch.allclose(permuted.orbital_energies, reference.orbital_energies, atol=1e-10)
+    assert abs(float(permuted.energy - reference.energy)) < 1e-10
+    assert torch.allclose(permuted.forces, reference.forces[order], atol=1e-10)
+
+
+def test_forces_are_minus_the_energy_gradient(random_model, acetamide):
+    prediction = random_model.predict(acetamide.numbers, acetamide.positions)
+    step = 1e-5
+    for atom, axis in [(0, 0), (3, 2), (8, 1)]:
+        plus, minus = acetamide.positions.copy(), acetamide.positions.copy()
+        plus[atom, axis] += step
+        minus[atom, axis] -= step
+        numeric = -(random_model.predict(acetamide.numbers, plus, forces=False).energy
+                    - random_model.predict(acetamide.numbers, minus, forces=False).energy) / (2 * step)
+        assert abs(float(numeric - prediction.forces[atom, axis])) < 1e-6
+
+
+def test_pairs_beyond_the_pair_cutoff_are_zero(random_model):
+    cutoff = TINY_SETTINGS.descriptor.pair_cutoff
+    atoms = Atoms("COH2", positions=[[0, 0, 0], [1.2, 0, 0], [-0.6, 0.9, 0], [cutoff + 0.4, 0, 0]])
+    h = random_model.predict(atoms.numbers, atoms.positions, forces=False).hamiltonian
+    far, carbon = ao_slices(atoms.numbers)[3], ao_slices(atoms.numbers)[0]
+    assert torch.all(h[far, carbon] == 0)
+    assert torch.any(h[ao_slices(atoms.numbers)[1], carbon] != 0)
+
+
+def test_far_apart_copies_are_additive(random_model):
+    water = molecule("H2O")
+    single = random_model.predict(water.numbers, water.positions)
+    shifted = water.copy()
+    shifted.positions += [100.0, 0, 0]
+    pair = water + shifted
+    double = random_model.predict(pair.numbers, pair.positions)
+    union = torch.sort(torch.cat([single.orbital_energies] * 2)).values
+    # LODE features see the other copy through a 1/r tail: tiny at 100 A.
+    assert torch.allclose(double.orbital_energies, union, atol=1e-3)
+    assert abs(float(double.energy - 2 * single.energy)) < 1e-3
+
+
+def test_unknown_element_is_named():
+    model = MLHamModel(TINY_SETTINGS)
+    with pytest.raises(ValueError, match="does not know element.*Si.*supports H, C, N, O"):
+        model.predict([14, 1, 1, 1, 1], np.eye(5, 3) * 1.5)

@@ -1,0 +1,75 @@
+"""Training a tiny model for a few epochs on a handful of shared frames."""
+
+import numpy as np
+import pytest
+import torch
+
+from ase_mlham.data.dataset import read_frames
+from ase_mlham.model.blocks import hamiltonian_to_blocks
+from ase_mlham.model.io import load_model
+from ase_mlham.training.initialise import ridge_target
+from ase_mlham.training.prepare import frame_inputs, projected_jacobian
+from ase_mlham.training.run import build_model, fit_model
+from ase_mlham.training.trainer import TrainingSettings
+
+from ..model.conftest import TINY_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def small_frames(g2_db):
+    frames = []
+    for name in ("H2O", "NH3", "CH4", "H2CO"):
+        frames.extend(read_frames(g2_db, molecule=name)[:3])
+    return frames
+
+
+@pytest.fixture(scope="module")
+def trained(small_frames, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "tiny.pt"
+    train, validation = small_frames[::3] + small_frames[1::3], small_frames[2::3]
+    settings = TrainingSettings(epochs=15, batch_size=4, learning_rate=5e-3, patience=50, seed=1)
+    model, result = fit_model(train, validation, TINY_SETTINGS, settings, out, show_progress=False)
+    return model, result, out
+
+
+def test_loss_decreases_and_checkpoint_is_written(trained):
+    model, result, out = trained
+    history = result.history
+    assert history[-1]["eigen_loss"] < history[0]["eigen_loss"]
+    assert min(h["energy_loss"] for h in history) < history[0]["energy_loss"]
+    loaded = load_model(out)
+    assert loaded.metadata["complete"] and loaded.metadata["epochs_run"] == 15
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_training_is_reproducible(small_frames):
+    settings = TrainingSettings(epochs=2, batch_size=4, seed=3)
+    runs = [fit_model(small_frames[:6], small_frames[6:8], TINY_SETTINGS, settings, show_progress=False)[0]
+            for _ in range(2)]
+    for (name, a), (_, b) in zip(runs[0].state_dict().items(), runs[1].state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_jacobian_matches_finite_differences(small_frames):
+    model = build_model(TINY_SETTINGS, seed=0)
+    frame = small_frames[3]
+    item = frame_inputs(model, frame)
+    projected, jacobian = projected_jacobian(model, item)
+    step = 1e-5
+    positions = torch.tensor(frame.positions)
+    shift = torch.zeros_like(positions)
+    shift[1, 2] = step
+    species = item.species_index
+    plus = model.energy_head.projected(model.energy_features(frame.numbers, positions + shift), species)
+    minus = model.energy_head.projected(model.energy_features(frame.numbers, positions - shift), species)
+    assert torch.allclose((plus - minus) / (2 * step), jacobian[:, :, 1, 2], atol=1e-7)
+
+
+def test_adjusted_ridge_target_has_the_reference_spectrum(small_frames):
+    frame = small_frames[0]
+    model = build_model(TINY_SETTINGS, seed=0)
+    item = frame_inputs(model, frame)
+    target = ridge_target(item, "adjusted")
+    assert np.allclose(torch.linalg.eigvalsh(target).numpy(), frame.mo_target, atol=1e-9)
+    assert hamiltonian_to_blocks(target, frame.numbers, item.pairs).values
