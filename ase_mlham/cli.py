@@ -101,11 +101,127 @@ def _check_pyscf_settings(reference) -> None:
         raise ValueError(f"unknown basis set --basis {reference.basis!r} (or it lacks H/C/N/O): {err}") from None
 
 
+def _add_train(subparsers) -> None:
+    from ase_mlham.model.settings import PRESETS
+    from ase_mlham.training.initialise import INIT_TARGETS
+    from ase_mlham.training.trainer import TrainingSettings
+
+    defaults = TrainingSettings()
+    parser = subparsers.add_parser(
+        "train", help="train a model on reference databases",
+        description=(
+            "Train an ML minimal-basis Hamiltonian (eigenvalues fitted to the large-basis MO energies "
+            "mo_energies[:N_min], indirect learning) and energy/force head on one or more databases written "
+            "by `mlham generate` (or the shared ones). A test fraction of each molecule's frames is held "
+            "out (recorded in the model file, used by `mlham evaluate`), a validation fraction drives early "
+            "stopping. The model file is rewritten with the best states every few epochs."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("databases", nargs="+", metavar="DB", help="reference databases (ASE db, DATA.md schema)")
+    parser.add_argument("--out", required=True, help="model file to write (.pt)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="model architecture")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum number of epochs")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="frames per batch")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="initial Adam step")
+    parser.add_argument("--final-learning-rate", type=float, default=defaults.final_learning_rate,
+                        help="learning rate at the end of the cosine schedule")
+    parser.add_argument("--core-weight", type=float, default=defaults.core_weight,
+                        help="loss weight of the C/N/O 1s orbitals relative to the others")
+    parser.add_argument("--force-weight", type=float, default=defaults.force_weight,
+                        help="weight of the force loss ((eV/A)^2) relative to the per-atom energy loss ((eV/atom)^2)")
+    parser.add_argument("--init", choices=INIT_TARGETS, default=defaults.init,
+                        help="closed-form start: ridge fit of the blocks to the STO-3G Fock with the reference "
+                             "eigenvalues ('adjusted'), to the STO-3G Fock itself, or none")
+    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
+                        help="fraction of each molecule's frames used for early stopping")
+    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
+                        help="fraction of each molecule's frames held out for evaluation")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="epochs without validation improvement before stopping")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of splits, batches and initial weights")
+    parser.add_argument("--molecules", nargs="+", help="train on these molecules only")
+    parser.add_argument("--max-frames", type=int, help="use at most this many frames (random subset)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from ase_mlham.model.settings import PRESETS
+    from ase_mlham.training.run import train_from_databases
+    from ase_mlham.training.trainer import TrainingSettings
+
+    settings = TrainingSettings(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        final_learning_rate=args.final_learning_rate, core_weight=args.core_weight, force_weight=args.force_weight,
+        init=args.init, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
+        patience=args.patience, seed=args.seed)
+    _, result = train_from_databases(args.databases, args.out, PRESETS[args.preset], settings,
+                                     molecules=args.molecules, max_frames=args.max_frames,
+                                     show_progress=not args.quiet)
+    v = result.validation
+    print(f"wrote {args.out}: {result.epochs_run} epochs; validation MAE gap {v['gap_mae']:.3f} eV, "
+          f"occupied valence {v['occupied_valence_mae']:.3f} eV, window {v['window_mae']:.3f} eV, "
+          f"energy {v['energy_mae'] * 1000:.1f} meV/molecule, forces {v['forces_mae'] * 1000:.1f} meV/A")
+    return 0
+
+
+def _add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="error tables of a model against a reference database, with baselines",
+        description=(
+            "Errors (MAE, RMSE, max) of MODEL on the frames of DB per orbital group (core, occupied valence, "
+            "virtual, HOMO, LUMO, gap, window), energy and forces, side by side with B3LYP/STO-3G eigenvalues "
+            "from the database and GFN2-xTB orbital energies (tblite), overall and per molecule."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument("database", metavar="DB", help="reference database")
+    parser.add_argument("--frames", choices=("auto", "test", "all"), default="auto",
+                        help="'test': only the frames the model held out in training; 'all': every frame; "
+                             "'auto': test frames if DB was a training database of the model, else all")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the STO-3G and GFN2-xTB columns")
+    parser.add_argument("--plot", help="write a parity plot PNG here")
+    parser.add_argument("--json", help="write the tables as JSON here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ase_mlham.data.dataset import read_frames
+    from ase_mlham.evaluation import evaluate, select_frames
+    from ase_mlham.metrics import parity_plot
+    from ase_mlham.model.io import load_model
+
+    model = load_model(args.model)
+    frames = read_frames(args.database)
+    trained_on = Path(args.database).name in model.metadata.get("databases", [])
+    choice = args.frames if args.frames != "auto" else ("test" if trained_on else "all")
+    if choice == "test":
+        frames = select_frames(frames, model.metadata.get("splits", {}).get("test", []))
+        if not frames:
+            raise ValueError(f"{args.model} records no held-out test frames of {args.database}")
+    evaluation = evaluate(model, frames, baselines=not args.no_baselines, show_progress=not args.quiet)
+    title = (f"{Path(args.model).name} on {Path(args.database).name}: {len(frames)} frames ({choice}), "
+             f"errors vs the reference")
+    print(evaluation.table(title))
+    print()
+    print(evaluation.molecule_table())
+    if args.plot:
+        parity_plot(evaluation.overall, args.plot, title=title)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"frames": choice, "n_frames": len(frames), **evaluation.to_dict()},
+                                              indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlham`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="mlham", description="ML minimal-basis Hamiltonians for ASE and i-PI")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
+    _add_train(subparsers)
+    _add_evaluate(subparsers)
     return parser
 
 

@@ -52,3 +52,16 @@ class ModelSettings:
         if "energy_hidden" in data:
             data["energy_hidden"] = tuple(data["energy_hidden"])
         return cls(descriptor=DescriptorSettings(**descriptor), **data)
+
+
+#: Named architectures: ``default`` is the shipped model's, ``tiny`` is for tests and smoke runs.
+PRESETS: dict[str, ModelSettings] = {
+    "default": ModelSettings(
+        descriptor=DescriptorSettings(max_radial=4, max_angular=3, pair_max_radial=3, compressed_max_radial=2,
+                                      compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2),
+        gate_channels=4, energy_projection=32, energy_hidden=(32, 32)),
+    "tiny": ModelSettings(
+        descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
+                                      compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1),
+        gate_channels=2, energy_projection=4, energy_hidden=(8,)),
+}

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ase_mlham.data.dataset import ReferenceFrame, molecules_of, read_frames, split_by_frame
+from ase_mlham.evaluation import frame_ids
 from ase_mlham.model.io import save_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import ModelSettings
@@ -108,12 +109,18 @@ def train_from_databases(databases: Sequence[str | os.PathLike], out: str | os.P
     if max_frames is not None:
         order = np.random.default_rng(settings.seed).permutation(len(frames))[:max_frames]
         frames = [frames[i] for i in sorted(order)]
-    if len(frames) < 2:
-        raise ValueError(f"training needs at least 2 frames, got {len(frames)}")
-    train_frames, validation_frames = split_by_frame(frames, settings.validation_fraction, settings.seed)
+    if len(frames) < 3:
+        raise ValueError(f"training needs at least 3 frames, got {len(frames)}")
+    # Held-out test frames (never seen in training, for `mlham evaluate`), then validation
+    # frames (early stopping), both stratified per molecule.
+    test_frames: list[ReferenceFrame] = []
+    if settings.test_fraction > 0:
+        frames, test_frames = split_by_frame(frames, settings.test_fraction, settings.seed)
+    train_frames, validation_frames = split_by_frame(frames, settings.validation_fraction, settings.seed + 1)
     if not validation_frames:
-        validation_frames = train_frames[-1:]
+        raise ValueError("the validation split is empty: use more frames or a larger validation_fraction")
     metadata = {
+        "splits": {"test": frame_ids(test_frames), "validation": frame_ids(validation_frames)},
         "command": " ".join(["mlham", *sys.argv[1:]]) if Path(sys.argv[0]).name == "mlham" else None,
         "databases": [str(Path(d).name) for d in databases],
         "model_settings": model_settings.to_dict(),

@@ -46,6 +46,7 @@ class TrainingSettings:
     init: str = "adjusted"
     ridge_regularisation: float = 1e-6
     validation_fraction: float = 0.1
+    test_fraction: float = 0.1
     patience: int = 60
     seed: int = 0
 
@@ -56,8 +57,9 @@ class TrainingSettings:
         for name in ("learning_rate", "final_learning_rate", "core_weight", "force_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
 
 
 @dataclass

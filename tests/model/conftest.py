@@ -3,14 +3,11 @@
 import pytest
 import torch
 
-from ase_mlham.descriptors.settings import DescriptorSettings
 from ase_mlham.model.model import MLHamModel
-from ase_mlham.model.settings import ModelSettings
+from ase_mlham.model.settings import PRESETS
 
-#: A descriptor small enough for quick tests; every feature group still exists.
-TINY_DESCRIPTOR = DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
-                                     compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1)
-TINY_SETTINGS = ModelSettings(descriptor=TINY_DESCRIPTOR, gate_channels=2, energy_projection=4, energy_hidden=(8,))
+#: Small enough for quick tests; every feature group still exists.
+TINY_SETTINGS = PRESETS["tiny"]
 
 
 def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:

@@ -1,0 +1,120 @@
+"""Hyper-parameters of the symmetry-adapted descriptors.
+
+All lengths are in Angstrom. The defaults are sized for organic molecules of
+H, C, N and O (ARCHITECTURE.md: halex uses a 3.5 A cutoff, 6 radial and 4
+angular channels and a 0.2 A Gaussian; mlelec a 5 A pair cutoff).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DescriptorSettings:
+    """Frozen hyper-parameters of :class:`~ase_mlham.descriptors.FeatureCalculator`.
+
+    Parameters
+    ----------
+    species
+        Atomic numbers with their own density channel, in channel order.
+    cutoff
+        Atom-centred (density) cutoff radius, Angstrom.
+    pair_cutoff
+        Cutoff of the two-centre pair features, independent of ``cutoff``, Angstrom.
+    cutoff_width
+        Width of the cosine switch below each cutoff, Angstrom; the cutoff function
+        and its derivative vanish at the cutoff.
+    max_radial
+        Number of radial functions of the atom-centred density.
+    max_angular
+        Largest angular momentum of the density expansion (>= 2).
+    gaussian_width
+        Width sigma of the atomic Gaussians of the density, Angstrom.
+    pair_max_radial
+        Number of radial functions of the pair density g_ij (pair basis spans ``pair_cutoff``).
+    max_lambda
+        Largest lambda of the returned equivariant blocks (the s/p on-site and
+        off-site blocks need 0, 1, 2).
+    compressed_max_radial, compressed_max_angular
+        The species-summed density used in the nu=3 on-site features and the
+        LODE products keeps the lowest ``compressed_max_radial`` radial functions
+        and ``l <= compressed_max_angular``. The species-resolved centre density
+        of the pair features keeps the lowest ``compressed_max_radial`` radial
+        functions (all ``l <= max_angular``).
+    decorated_max_radial, decorated_max_angular
+        Size of the species-summed densities of i and j in the neighbour-decorated
+        pair features (and of the intermediate degree of ``rho_i (x) g_ij``).
+    lode
+        Whether to compute the long-range (LODE) features.
+    lode_gaussian_width
+        Width of the Gaussian-smeared atoms generating the 1/r potential, Angstrom.
+    lode_max_radial, lode_max_angular
+        Size of the local basis the potential is expanded on.
+    """
+
+    species: tuple[int, ...] = (1, 6, 7, 8)
+    cutoff: float = 4.0
+    pair_cutoff: float = 5.0
+    cutoff_width: float = 0.5
+    max_radial: int = 6
+    max_angular: int = 4
+    gaussian_width: float = 0.3
+    pair_max_radial: int = 3
+    max_lambda: int = 2
+    compressed_max_radial: int = 3
+    compressed_max_angular: int = 3
+    decorated_max_radial: int = 2
+    decorated_max_angular: int = 2
+    lode: bool = True
+    lode_gaussian_width: float = 1.0
+    lode_max_radial: int = 3
+    lode_max_angular: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.species, tuple) or not self.species:
+            raise TypeError(f"species must be a non-empty tuple of atomic numbers, got {self.species!r}")
+        if len(set(self.species)) != len(self.species) or any(int(z) <= 0 for z in self.species):
+            raise ValueError(f"species must hold distinct positive atomic numbers, got {self.species!r}")
+        for name in ("cutoff", "pair_cutoff", "cutoff_width", "gaussian_width", "lode_gaussian_width"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number (Angstrom), got {value!r}")
+        if self.cutoff_width >= min(self.cutoff, self.pair_cutoff):
+            raise ValueError(
+                f"cutoff_width must be smaller than cutoff and pair_cutoff, got {self.cutoff_width!r}"
+            )
+        minimum = {
+            "max_radial": 1, "pair_max_radial": 1, "compressed_max_radial": 1, "lode_max_radial": 1,
+            "decorated_max_radial": 1, "decorated_max_angular": 0,
+            "max_angular": 2, "max_lambda": 0, "compressed_max_angular": 0, "lode_max_angular": 0,
+        }
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.compressed_max_radial > self.max_radial:
+            raise ValueError(
+                f"compressed_max_radial must not exceed max_radial={self.max_radial}, "
+                f"got {self.compressed_max_radial!r}"
+            )
+        if self.decorated_max_radial > self.max_radial:
+            raise ValueError(
+                f"decorated_max_radial must not exceed max_radial={self.max_radial}, "
+                f"got {self.decorated_max_radial!r}"
+            )
+        if self.decorated_max_angular > self.max_angular:
+            raise ValueError(
+                f"decorated_max_angular must not exceed max_angular={self.max_angular}, "
+                f"got {self.decorated_max_angular!r}"
+            )
+        if self.compressed_max_angular > self.max_angular:
+            raise ValueError(
+                f"compressed_max_angular must not exceed max_angular={self.max_angular}, "
+                f"got {self.compressed_max_angular!r}"
+            )
+
+    @property
+    def max_cutoff(self) -> float:
+        """The larger of the two local cutoffs, Angstrom."""
+        return max(self.cutoff, self.pair_cutoff)

@@ -1,0 +1,98 @@
+"""``mlham evaluate``: a model's errors against the reference, side by side with physics baselines.
+
+For every frame: the model's orbital energies, energy and forces; the stored
+B3LYP/STO-3G eigenvalues; GFN2-xTB orbital energies (tblite). Errors are
+summarised per orbital group (:mod:`ase_mlham.metrics`), overall and per molecule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ase_mlham.baselines import sto3g_orbital_energies, xtb_window
+from ase_mlham.data.dataset import ReferenceFrame, molecules_of
+from ase_mlham.metrics import ErrorAccumulator, format_table, table_dict
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.progress import ProgressBar
+
+MODEL, STO3G, XTB = "model", "B3LYP/STO-3G", "GFN2-xTB"
+
+
+@dataclass
+class Evaluation:
+    """Accumulated errors: ``overall[method]`` and ``per_molecule[molecule][method]``."""
+
+    overall: dict[str, ErrorAccumulator]
+    per_molecule: dict[str, dict[str, ErrorAccumulator]] = field(default_factory=dict)
+
+    def table(self, title: str | None = None) -> str:
+        """The overall error table (text)."""
+        return format_table(self.overall, title=title)
+
+    def molecule_table(self, groups: Sequence[str] = ("gap", "occupied_valence", "window")) -> str:
+        """MAE per molecule and method for the given groups (text)."""
+        methods = list(self.overall)
+        header = f"{'molecule':<22}" + "".join(f"| {group + ' MAE (eV)':^{12 * len(methods)}}" for group in groups)
+        sub = f"{'':<22}" + "".join("| " + "".join(f"{m[:11]:>12}" for m in methods) for _ in groups)
+        lines = [header, sub, "-" * len(sub)]
+        for molecule, accumulators in sorted(self.per_molecule.items()):
+            cells = []
+            for group in groups:
+                values = []
+                for method in methods:
+                    stats = accumulators[method].summary()[group]
+                    values.append(f"{stats.mae:12.3f}" if stats.available else f"{'n/a':>12}")
+                cells.append("| " + "".join(values))
+            lines.append(f"{molecule:<22}" + "".join(cells))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (for a model card)."""
+        return {
+            "overall": table_dict(self.overall),
+            "per_molecule": {name: table_dict(acc, groups=("gap", "occupied_valence", "window"))
+                             for name, acc in sorted(self.per_molecule.items())},
+        }
+
+
+def evaluate(model: MLHamModel, frames: Sequence[ReferenceFrame], baselines: bool = True,
+             show_progress: bool = True) -> Evaluation:
+    """Errors of ``model`` (and, with ``baselines``, of B3LYP/STO-3G and GFN2-xTB) on ``frames``."""
+    methods = [MODEL] + ([STO3G, XTB] if baselines else [])
+    overall = {method: ErrorAccumulator(method) for method in methods}
+    per_molecule = {name: {method: ErrorAccumulator(method) for method in methods} for name in molecules_of(frames)}
+    bar = ProgressBar(len(frames), "evaluating", enabled=show_progress)
+    for frame in frames:
+        prediction = model.predict(frame.numbers, frame.positions, forces=True)
+        orbitals = {MODEL: prediction.orbital_energies.detach().numpy()}
+        if baselines:
+            orbitals[STO3G] = sto3g_orbital_energies(frame)
+            orbitals[XTB] = xtb_window(frame)
+        for method, predicted in orbitals.items():
+            for accumulator in (overall[method], per_molecule[frame.molecule][method]):
+                accumulator.add_orbitals(predicted[: frame.n_min], frame.mo_target, frame.numbers, frame.nocc)
+        for accumulator in (overall[MODEL], per_molecule[frame.molecule][MODEL]):
+            accumulator.add_energy(float(prediction.energy), frame.energy, len(frame.numbers))
+            accumulator.add_forces(prediction.forces.numpy(), frame.forces)
+        bar.update(1)
+    return Evaluation(overall, per_molecule)
+
+
+def frame_ids(frames: Sequence[ReferenceFrame]) -> list[str]:
+    """``"molecule/frame"`` identifiers (as stored in model metadata)."""
+    return [f"{f.molecule}/{f.frame}" for f in frames]
+
+
+def select_frames(frames: Sequence[ReferenceFrame], ids: Sequence[str]) -> list[ReferenceFrame]:
+    """The frames whose identifier is in ``ids``."""
+    wanted = set(ids)
+    return [f for f in frames if f"{f.molecule}/{f.frame}" in wanted]
+
+
+def summary_numbers(evaluation: Evaluation, method: str = MODEL) -> dict[str, float | None]:
+    """The headline MAEs of a method: gap, occupied valence, window (eV), energy (eV/molecule), forces (eV/A)."""
+    stats = evaluation.overall[method].summary()
+    return {group: stats[group].mae for group in
+            ("core", "occupied_valence", "homo", "lumo", "gap", "window", "energy", "forces")}
+
