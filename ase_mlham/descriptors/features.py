@@ -214,6 +214,69 @@ class FeatureCalculator:
         positions = torch.tensor(atoms.get_positions(), dtype=dtype)
         return self(atoms.get_atomic_numbers(), positions)
 
+    def _densities(self, numbers: np.ndarray, positions: torch.Tensor):
+        """nu = 1 coefficients, their species-resolved and compressed sets, the LODE potential."""
+        settings = self.settings
+        device = positions.device
+        lookup = {z: index for index, z in enumerate(settings.species)}
+        species_index = torch.as_tensor([lookup[int(z)] for z in numbers], dtype=torch.long, device=device)
+        n_species = len(settings.species)
+        detached = positions.detach().cpu().numpy().astype(np.float64)
+        first_np, second_np = neighbor_list(detached, settings.cutoff)
+        first, second = torch.as_tensor(first_np, device=device), torch.as_tensor(second_np, device=device)
+        coefficients = density_coefficients(
+            positions, species_index, first, second, n_species, self.density_basis,
+            settings.cutoff, settings.cutoff_width, settings.gaussian_width,
+        )
+        density = density_set(coefficients, settings.species)
+        compressed = compressed_density_set(
+            coefficients, settings.compressed_max_radial, settings.compressed_max_angular
+        )
+        lode_potential = None
+        if settings.lode:
+            lode_potential = lode_coefficients(
+                positions, species_index, n_species, self.lode_basis, settings.lode_gaussian_width,
+                settings.lode_cutoff, settings.cutoff_width,
+            )
+        return coefficients, density, compressed, lode_potential, detached
+
+    def _onsite_families(self, density: EquivariantSet, compressed: EquivariantSet,
+                         lode_potential: torch.Tensor | None, max_lambda: int, labelled: bool) -> dict:
+        """The nu2, nu3 and LODE on-site families up to ``max_lambda``."""
+        settings = self.settings
+        families = {
+            "nu2": tensor_product(
+                density.renamed("_1"), density.renamed("_2"), max_lambda, symmetric=True,
+                concatenate=False, with_properties=labelled,
+            ),
+        }
+        inner = tensor_product(
+            compressed.renamed("_1"), compressed.renamed("_2"), settings.compressed_max_angular + max_lambda,
+            labels=("1", "2"), symmetric=True, with_properties=labelled,
+        )
+        families["nu3"] = tensor_product(
+            inner, compressed.renamed("_3"), max_lambda, labels=("12", "3"), concatenate=False,
+            with_properties=labelled,
+        )
+        if lode_potential is not None:
+            families["lode"] = lode_feature_set(
+                compressed, lode_set(lode_potential, settings.species), max_lambda, with_properties=labelled
+            )
+        return families
+
+    def invariants(self, numbers, positions: torch.Tensor) -> torch.Tensor:
+        """The on-site invariants alone, ``(n_atoms, n_invariants)``: the values of
+        ``self(numbers, positions).onsite[(0, 1)]`` (component axis dropped), computed
+        without any lambda > 0 or pair feature, so much faster (energy heads, forces)."""
+        numbers = self._validate(numbers, positions)
+        _, density, compressed, lode_potential, _ = self._densities(numbers, positions)
+        families = self._onsite_families(density, compressed, lode_potential, 0, labelled=False)
+        parts = []
+        for family in families.values():
+            value = family.blocks.get((0, 1), [])
+            parts.extend(value if isinstance(value, list) else [value])
+        return torch.cat(parts, dim=2)[:, 0, :]
+
     def __call__(self, numbers, positions: torch.Tensor) -> Features:
         """Features of one structure.
 
@@ -227,49 +290,10 @@ class FeatureCalculator:
         numbers = self._validate(numbers, positions)
         settings = self.settings
         device = positions.device
-        lookup = {z: index for index, z in enumerate(settings.species)}
-        species_index = torch.as_tensor([lookup[int(z)] for z in numbers], dtype=torch.long, device=device)
-        n_species = len(settings.species)
-        detached = positions.detach().cpu().numpy().astype(np.float64)
-
-        # nu = 1 densities
-        first_np, second_np = neighbor_list(detached, settings.cutoff)
-        first, second = torch.as_tensor(first_np, device=device), torch.as_tensor(second_np, device=device)
-        coefficients = density_coefficients(
-            positions, species_index, first, second, n_species, self.density_basis,
-            settings.cutoff, settings.cutoff_width, settings.gaussian_width,
-        )
-        density = density_set(coefficients, settings.species)
-        compressed = compressed_density_set(
-            coefficients, settings.compressed_max_radial, settings.compressed_max_angular
-        )
-
         labelled = self._labels is None
         labels = {} if labelled else self._labels
-
-        # on-site families
-        families = {
-            "nu2": tensor_product(
-                density.renamed("_1"), density.renamed("_2"), settings.max_lambda, symmetric=True,
-                concatenate=False, with_properties=labelled,
-            ),
-        }
-        inner = tensor_product(
-            compressed.renamed("_1"), compressed.renamed("_2"), settings.compressed_max_angular + settings.max_lambda,
-            labels=("1", "2"), symmetric=True, with_properties=labelled,
-        )
-        families["nu3"] = tensor_product(
-            inner, compressed.renamed("_3"), settings.max_lambda, labels=("12", "3"), concatenate=False,
-            with_properties=labelled,
-        )
-        lode_potential = None
-        if settings.lode:
-            lode_potential = lode_coefficients(
-                positions, species_index, n_species, self.lode_basis, settings.lode_gaussian_width
-            )
-            families["lode"] = lode_feature_set(
-                compressed, lode_set(lode_potential, settings.species), settings.max_lambda, with_properties=labelled
-            )
+        coefficients, density, compressed, lode_potential, detached = self._densities(numbers, positions)
+        families = self._onsite_families(density, compressed, lode_potential, settings.max_lambda, labelled)
         atom_samples = np.arange(len(numbers), dtype=np.int64)[:, None]
         onsite = _assemble(families, atom_samples, ("atom",), settings.max_lambda, labels)
 

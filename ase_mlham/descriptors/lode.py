@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .equivariants import EquivariantSet, tensor_product
-from .radial import GaussianTypeBasis
+from .radial import GaussianTypeBasis, smooth_cutoff
 from .spherical_harmonics import solid_harmonics
 
 __all__ = ["lode_coefficients", "lode_set", "lode_feature_set"]
@@ -33,6 +33,8 @@ def lode_coefficients(
     n_species: int,
     basis: GaussianTypeBasis,
     gaussian_width: float,
+    lode_cutoff: float | None = None,
+    cutoff_width: float = 0.5,
 ) -> torch.Tensor:
     r"""Potential coefficients :math:`\langle a n l m|V_i\rangle`, direct sum over all atoms.
 
@@ -45,6 +47,9 @@ def lode_coefficients(
         ``(n_atoms, 3)``, Angstrom.
     species_index
         ``(n_atoms,)`` channel of each atom.
+    lode_cutoff, cutoff_width
+        With a ``lode_cutoff`` (Angstrom), each source atom's contribution is
+        multiplied by the cosine switch :func:`~.radial.smooth_cutoff`; ``None``: all atoms.
 
     Returns
     -------
@@ -64,7 +69,10 @@ def lode_coefficients(
     vectors = positions.index_select(0, order)[None, :, :] - positions[:, None, :] + offset  # (N, N, 3)
     distances = torch.linalg.norm(vectors, dim=-1)
     radial = basis.potential(distances.reshape(-1), gaussian_width).reshape(n_atoms, n_atoms, n_radial, -1)
-    radial = radial * (~self_term).to(dtype)[:, :, None, None]
+    weight = (~self_term).to(dtype)
+    if lode_cutoff is not None:
+        weight = weight * smooth_cutoff(distances, lode_cutoff, cutoff_width)
+    radial = radial * weight[:, :, None, None]
     harmonics = solid_harmonics(vectors, max_angular)  # (N, N, L^2)
     per_species = []
     start = 0

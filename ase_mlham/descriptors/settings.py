@@ -51,6 +51,11 @@ class DescriptorSettings:
         Width of the Gaussian-smeared atoms generating the 1/r potential, Angstrom.
     lode_max_radial, lode_max_angular
         Size of the local basis the potential is expanded on.
+    lode_cutoff
+        ``None`` (default): the potential sums every atom of the molecule, a pure
+        1/r kernel. A distance in Angstrom: source atoms are switched off smoothly
+        (cosine, over ``cutoff_width``) at this range, so that molecules farther
+        apart do not see each other at all (exact size consistency).
     """
 
     species: tuple[int, ...] = (1, 6, 7, 8)
@@ -70,6 +75,7 @@ class DescriptorSettings:
     lode_gaussian_width: float = 1.0
     lode_max_radial: int = 3
     lode_max_angular: int = 3
+    lode_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.species, tuple) or not self.species:
@@ -84,6 +90,10 @@ class DescriptorSettings:
             raise ValueError(
                 f"cutoff_width must be smaller than cutoff and pair_cutoff, got {self.cutoff_width!r}"
             )
+        if self.lode_cutoff is not None and not (
+                isinstance(self.lode_cutoff, (int, float)) and self.lode_cutoff > max(self.cutoff, self.pair_cutoff)):
+            raise ValueError(f"lode_cutoff must be None or a distance beyond cutoff and pair_cutoff (Angstrom), "
+                             f"got {self.lode_cutoff!r}")
         minimum = {
             "max_radial": 1, "pair_max_radial": 1, "compressed_max_radial": 1, "lode_max_radial": 1,
             "decorated_max_radial": 1, "decorated_max_angular": 0,

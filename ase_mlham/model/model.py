@@ -112,21 +112,28 @@ class MLHamModel(nn.Module):
         return self.descriptor(np.asarray(numbers, dtype=np.int64), positions)
 
     def energy_features(self, numbers: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
-        """Invariants of the energy head, ``(n_atoms, n_invariants)``; differentiable in positions."""
-        return energy_invariants(self.features(numbers, positions))
+        """Invariants of the energy head, ``(n_atoms, n_invariants)``; differentiable in positions.
+
+        Equal to ``energy_invariants(self.features(...))`` but computed alone (no
+        lambda > 0 or pair features), which keeps force evaluation cheap."""
+        return self.descriptor.invariants(np.asarray(numbers, dtype=np.int64), positions)
 
     def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
-        """Energy, H' and orbital energies of one structure (no forces; see :meth:`predict`)."""
+        """Energy, H' and orbital energies of one structure (no forces; see :meth:`predict`).
+
+        Only the energy depends differentiably on ``positions``: forces are
+        ``-dE/dR`` and nothing needs the gradient of H', so its features are
+        computed without building an autograd graph.
+        """
         numbers = np.asarray(numbers, dtype=np.int64)
         species_index = self.species_index(numbers)
         nocc = number_of_occupied_orbitals(numbers)
-        features = self.features(numbers, positions)
-        pairs = unordered_pairs(features)
-        layout = block_layout([numbers], [pairs])
-        inputs = gather_group_inputs(features, block_samples(numbers, pairs))
-        values = self.hamiltonian_head(inputs)
-        hamiltonian = assemble(values, layout)[0]
-        atomic_energies = self.energy_head(energy_invariants(features), species_index)
+        with torch.no_grad():
+            features = self.features(numbers, positions.detach())
+            pairs = unordered_pairs(features)
+            inputs = gather_group_inputs(features, block_samples(numbers, pairs))
+        hamiltonian = assemble(self.hamiltonian_head(inputs), block_layout([numbers], [pairs]))[0]
+        atomic_energies = self.energy_head(self.energy_features(numbers, positions), species_index)
         return Prediction(
             energy=atomic_energies.sum(),
             atomic_energies=atomic_energies,

@@ -54,14 +54,21 @@ class ModelSettings:
         return cls(descriptor=DescriptorSettings(**descriptor), **data)
 
 
+#: Range of the long-range (LODE) features of the presets, Angstrom: beyond the size of the
+#: molecules the models are meant for (<= 20 heavy atoms), short enough that molecules 100 A
+#: apart are exactly independent (size consistency).
+LODE_RANGE = 12.0
+
 #: Named architectures: ``default`` is the shipped model's, ``tiny`` is for tests and smoke runs.
 PRESETS: dict[str, ModelSettings] = {
     "default": ModelSettings(
         descriptor=DescriptorSettings(max_radial=4, max_angular=3, pair_max_radial=3, compressed_max_radial=2,
-                                      compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2),
+                                      compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2,
+                                      lode_cutoff=LODE_RANGE),
         gate_channels=4, energy_projection=32, energy_hidden=(32, 32)),
     "tiny": ModelSettings(
         descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
-                                      compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1),
+                                      compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1,
+                                      lode_cutoff=LODE_RANGE),
         gate_channels=2, energy_projection=4, energy_hidden=(8,)),
 }

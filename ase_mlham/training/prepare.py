@@ -55,20 +55,16 @@ def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
 def projected_jacobian(model: MLHamModel, inputs: FrameInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Projected energy invariants ``(n_atoms, k)`` and their exact Jacobian ``(n_atoms, k, n_atoms, 3)``.
 
-    Reverse mode, one backward pass per output (n_atoms * k passes through the
-    invariant part of the descriptor).
+    Reverse mode, all ``n_atoms * k`` backward passes batched in one call
+    (through the invariant part of the descriptor only).
     """
     frame = inputs.frame
     positions = torch.tensor(frame.positions, dtype=torch.float64, requires_grad=True)
     projected = model.energy_head.projected(model.energy_features(frame.numbers, positions), inputs.species_index)
     n_atoms, k = projected.shape
-    jacobian = torch.zeros(n_atoms, k, n_atoms, 3, dtype=torch.float64)
-    for a in range(n_atoms):
-        for c in range(k):
-            (gradient,) = torch.autograd.grad(projected[a, c], positions, retain_graph=True, allow_unused=True)
-            if gradient is not None:
-                jacobian[a, c] = gradient
-    return projected.detach(), jacobian
+    outputs = torch.eye(n_atoms * k, dtype=projected.dtype).reshape(n_atoms * k, n_atoms, k)
+    (jacobian,) = torch.autograd.grad(projected, positions, grad_outputs=outputs, is_grads_batched=True)
+    return projected.detach(), jacobian.reshape(n_atoms, k, n_atoms, 3)
 
 
 def orbital_weights(frame: ReferenceFrame, core_weight: float) -> torch.Tensor:
