@@ -215,6 +215,64 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_md(subparsers) -> None:
+    from ase_mlham.md import CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings
+
+    defaults = MDSettings()
+    parser = subparsers.add_parser(
+        "md", help="molecular dynamics with the ML Hamiltonian, monitoring the HOMO-LUMO gap",
+        description=(
+            "Run Langevin (or, with --nve, velocity-Verlet) molecular dynamics of MOLECULE with an ML "
+            f"Hamiltonian model (default: the shipped model) and write to --out: {TRAJECTORY_NAME} "
+            "(extxyz frames with energy, forces, momenta and HOMO/LUMO/gap in the frame info), "
+            f"{CSV_NAME} (per step: time, potential/kinetic/total energy, temperature, HOMO, LUMO, gap) "
+            f"and {PLOT_NAME} (gap and energies along the trajectory)."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("molecule", metavar="MOLECULE",
+                        help="a G2 name (ase.build.molecule, e.g. H2O, C6H6), a structure file readable by "
+                             "ase.io (xyz, extxyz, ...), or a SMILES string (needs RDKit; prefix 'smiles:' to "
+                             "force that reading)")
+    parser.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="number of MD steps")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature,
+                        help="K: initial Maxwell-Boltzmann velocities and the Langevin target (0: start at rest)")
+    parser.add_argument("--timestep", type=float, default=defaults.timestep, help="MD time step, fs")
+    parser.add_argument("--friction", type=float, default=defaults.friction,
+                        help="Langevin friction, 1/fs (ignored with --nve)")
+    parser.add_argument("--nve", action="store_true", help="constant energy (velocity Verlet) instead of Langevin")
+    parser.add_argument("--model", help="model file (default: the model shipped with ase-mlham)")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="random seed of the velocities and thermostat (and of SMILES embedding)")
+    parser.add_argument("--interval", type=int, default=defaults.interval,
+                        help="write every INTERVAL-th step to the trajectory (the CSV gets every step)")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_md)
+
+
+def _run_md(args: argparse.Namespace) -> int:
+    from ase_mlham.calculator import MLHamCalculator
+    from ase_mlham.data.molecules import resolve_structure
+    from ase_mlham.md import MDSettings, energy_drift, run_md
+
+    settings = MDSettings(steps=args.steps, temperature=args.temperature, timestep=args.timestep,
+                          friction=args.friction, nve=args.nve, seed=args.seed, interval=args.interval)
+    structure = resolve_structure(args.molecule, seed=args.seed)
+    calculator = MLHamCalculator(args.model)
+    result = run_md(structure.atoms, args.out, settings, calculator=calculator, show_progress=not args.quiet,
+                    plot=not args.no_plot)
+    gap = result.column("gap_eV")
+    print(f"{structure.name}: {args.steps} steps of {'NVE' if args.nve else 'Langevin'} MD; "
+          f"gap {gap.mean():.3f} +- {gap.std():.3f} eV (min {gap.min():.3f}, max {gap.max():.3f}); "
+          f"mean temperature {result.column('temperature_K').mean():.1f} K")
+    if args.nve:
+        drift = energy_drift(result.column("time_fs"), result.column("total_energy_eV"), len(structure.atoms))
+        print(f"total-energy drift {drift:.3f} meV/atom/ps")
+    written = [result.trajectory, result.csv] + ([result.plot] if result.plot else [])
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlham`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="mlham", description="ML minimal-basis Hamiltonians for ASE and i-PI")
@@ -222,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(subparsers)
     _add_train(subparsers)
     _add_evaluate(subparsers)
+    _add_md(subparsers)
     return parser
 
 

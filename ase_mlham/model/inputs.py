@@ -4,16 +4,12 @@ A block key ``(kind, species, shells, lambda)`` with inversion sign
 :math:`P = (-1)^{l_a + l_b}` takes features of degree lambda and parity
 ``sigma = P (-1)^lambda`` (the convention of :mod:`ase_mlham.descriptors`):
 
-=============== ====================================== ==================================
-kind            equivariant features                   gate invariants
-=============== ====================================== ==================================
-``onsite``      ``features.onsite`` of atom i          ``onsite[(0, 1)]`` of atom i
-``pair``        ``features.pair`` of (i, j)            ``pair[(0, 1)]`` of (i, j)
-``pair_sym``    ``features.pair_symmetric`` of (i, j)  ``pair_symmetric[(0, 1)]``
-``pair_antisym````features.pair_antisymmetric``         ``pair_symmetric[(0, 1)]`` (invariant
-                                                       under the swap, so the product stays
-                                                       antisymmetric)
-=============== ====================================== ==================================
+* ``onsite``: ``features.onsite`` of atom i, gated by ``onsite[(0, 1)]`` of atom i;
+* ``pair``: ``features.pair`` of (i, j), gated by ``pair[(0, 1)]`` of (i, j);
+* ``pair_sym``: ``features.pair_symmetric`` of (i, j), gated by ``pair_symmetric[(0, 1)]``;
+* ``pair_antisym``: ``features.pair_antisymmetric`` of (i, j), gated by
+  ``pair_symmetric[(0, 1)]``, which is invariant under the swap, so the product
+  stays antisymmetric.
 
 The features of a group ``(kind, species, lambda, sigma)`` are shared by all
 keys of that group; :func:`feature_group` names it.

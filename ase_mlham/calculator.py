@@ -1,0 +1,331 @@
+r"""ASE calculator: ``Atoms -> model.predict -> results``, a thin adapter over one model call.
+
+What it computes
+----------------
+The model predicts, for a closed-shell neutral molecule of ``n_atoms`` atoms,
+
+* the total energy :math:`E = \sum_i \varepsilon_i` as a sum of atomic
+  energies (eV) and the forces :math:`\mathbf F_i = -\partial E / \partial \mathbf R_i`
+  (eV/Angstrom, by autograd: exactly the gradient of the energy it reports);
+* the effective minimal-basis Hamiltonian :math:`H'` in the Löwdin-orthogonal
+  STO-3G basis (``n_orbitals`` functions: 1 per H, 5 per C/N/O, PySCF AO order),
+  whose eigenvalues are the orbital energies:
+
+.. math::
+
+    H' C' = C' \operatorname{diag}(\varepsilon_1 \le \dots \le \varepsilon_{n}),
+    \qquad \text{HOMO} = \varepsilon_{n_\mathrm{occ}},\;
+    \text{LUMO} = \varepsilon_{n_\mathrm{occ} + 1},\;
+    n_\mathrm{occ} = N_\mathrm{electrons} / 2 .
+
+The non-orthogonal Hamiltonian in the atomic-orbital basis is
+:math:`H = S^{1/2} H' S^{1/2}` with the analytic STO-3G overlap :math:`S`; the
+generalised problem :math:`H C = S C \varepsilon` has the same eigenvalues and
+the AO coefficients :math:`C = S^{-1/2} C'`.
+
+The Fermi level is defined as the midpoint of HOMO and LUMO (a closed-shell
+molecule at zero electronic temperature), so that ``ase.dft.bandgap.bandgap``
+finds the HOMO-LUMO gap.
+
+The molecule is seen as one "k-point" and one spin channel: ASE's
+``eigenvalues`` result has shape ``(1, 1, n_orbitals)`` and every orbital holds
+0 or 2 electrons.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from ase_mlham.model.io import load_model
+from ase_mlham.model.model import MLHamModel
+
+#: Where the shipped default model lives inside the installed package.
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def load_default_model() -> MLHamModel:
+    """The shipped default model; ``FileNotFoundError`` when the installation lacks it."""
+    if not DEFAULT_MODEL_PATH.is_file():
+        raise FileNotFoundError(
+            f"the default model is missing from this installation (expected {str(DEFAULT_MODEL_PATH)!r}); "
+            "pass model='path/to/model.pt' (a file written by `mlham train`) or reinstall ase-mlham")
+    return load_model(DEFAULT_MODEL_PATH)
+
+
+def _resolve_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        if dtype not in _DTYPES.values():
+            raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+        return dtype
+    if not isinstance(dtype, str):
+        raise TypeError(f"dtype must be a string ('float64' or 'float32') or a torch.dtype, "
+                        f"got {type(dtype).__name__}")
+    try:
+        return _DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}") from None
+
+
+def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamModel:
+    if model is None:
+        resolved = load_default_model()
+    elif isinstance(model, (str, os.PathLike)):
+        resolved = load_model(model)
+    elif isinstance(model, MLHamModel):
+        parameter = next(model.parameters(), None)
+        if parameter is not None and (parameter.dtype != dtype or parameter.device != device):
+            resolved = copy.deepcopy(model)  # never move the caller's model in place
+        else:
+            return model.eval()  # shared with the caller, left as it is
+    else:
+        raise TypeError(f"model must be None (the shipped default), a path to a model file or an "
+                        f"MLHamModel, got {type(model).__name__}")
+    # a model of our own: no autograd graph through the weights (forces only need d/dR)
+    return resolved.to(device=device, dtype=dtype).requires_grad_(False).eval()
+
+
+class MLHamCalculator(Calculator):
+    """Energy, forces and the minimal-basis electronic structure from an ML Hamiltonian model.
+
+    See the module docstring for the physics. Every result comes from one
+    ``model.predict`` call per geometry (plus the analytic overlap and one
+    eigendecomposition for the orbital coefficients); changing the positions
+    triggers exactly one new call.
+
+    Parameters
+    ----------
+    model
+        ``None`` loads the shipped default model (``FileNotFoundError`` when it is
+        missing from the installation); a path to a model file written by
+        ``mlham train``; or an :class:`~ase_mlham.model.model.MLHamModel`
+        (copied first if it needs another device or dtype, never moved in place).
+    device
+        Torch device the model runs on, e.g. ``"cpu"``.
+    dtype
+        ``"float64"`` (default; needed for energy conservation in MD) or ``"float32"``.
+        Results are always returned as float64 NumPy arrays.
+    label, atoms
+        As for every ASE calculator.
+
+    Results (``implemented_properties``)
+    ------------------------------------
+    ``energy``, ``free_energy`` (eV, equal: no electronic entropy), ``forces``
+    ``(n_atoms, 3)`` eV/Angstrom, ``energies`` ``(n_atoms,)`` atomic energies (eV)
+    summing to ``energy``, ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
+    ``fermi_level`` (eV, midpoint of HOMO and LUMO), ``homo_lumo_gap`` (eV), and
+    the non-standard ``hamiltonian`` (H' in the Löwdin-orthogonal basis, eV,
+    ``(n_orbitals, n_orbitals)``), ``overlap`` (analytic STO-3G S, dimensionless)
+    and ``orbital_coefficients`` (eigenvectors of H', column k is orbital k,
+    Löwdin basis; the sign of each column, and the basis within a degenerate
+    level, is arbitrary). ASE file writers keep only the standard results; log the
+    orbital quantities separately (see :mod:`ase_mlham.md`).
+
+    Inputs are checked before the model runs: unknown elements, charged
+    (``atoms.info["charge"]``) or open-shell molecules (odd electron count,
+    ``atoms.info["spin"]``, initial magnetic moments), periodic cells, atoms
+    closer than 0.5 Angstrom, NaN/inf positions and empty Atoms raise
+    ``ValueError``.
+    """
+
+    implemented_properties = [
+        "energy", "free_energy", "forces", "energies", "eigenvalues", "fermi_level", "homo_lumo_gap",
+        "hamiltonian", "overlap", "orbital_coefficients",
+    ]
+
+    def __init__(self, model: MLHamModel | str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 dtype: str | torch.dtype = "float64", label: str | None = None,
+                 atoms: Atoms | None = None) -> None:
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device must name a torch device such as 'cpu', got {device!r}: {err}") from None
+        self.dtype = _resolve_dtype(dtype)
+        self.model = _resolve_model(model, self.device, self.dtype)
+        self.nocc: int | None = None
+        Calculator.__init__(self, label=label, atoms=atoms)
+
+    # ------------------------------------------------------------------ checks
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        """ASE's changes, plus ``charge``/``spin`` when ``atoms.info`` changed them."""
+        changes = super().check_state(atoms, tol)
+        if self.atoms is not None:
+            for key in ("charge", "spin"):
+                if not np.array_equal(np.asarray(atoms.info.get(key, 0)), np.asarray(self.atoms.info.get(key, 0))):
+                    changes.append(key)
+        return changes
+
+    def _check_atoms(self, atoms: Atoms) -> None:
+        """Raise ``ValueError`` for anything the model cannot describe."""
+        from ase.data import chemical_symbols
+
+        from ase_mlham.data.molecules import check_molecule
+
+        label = atoms.get_chemical_formula() if len(atoms) else "Atoms"
+        unknown = sorted({int(z) for z in atoms.numbers} - set(self.model.species))
+        if unknown:
+            names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else str(z) for z in unknown)
+            raise ValueError(f"{label}: the model does not know element(s) {names}; it supports "
+                             f"{', '.join(chemical_symbols[z] for z in self.model.species)}")
+        charge = atoms.info.get("charge", 0)
+        spin = atoms.info.get("spin", 0)
+        magnetic_moments = atoms.get_initial_magnetic_moments()
+        if spin == 0 and np.any(magnetic_moments != 0):
+            spin = float(np.abs(magnetic_moments).sum())  # any moment means open shell
+        check_molecule(atoms, label=label, charge=charge, spin=spin)
+
+    # ------------------------------------------------------------- calculation
+    def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
+        """Fill every result in ``self.results`` from one model call (``properties`` is ignored)."""
+        Calculator.calculate(self, atoms, properties, system_changes)
+        try:
+            self._check_atoms(self.atoms)
+            self.results = self._compute(self.atoms)
+        except Exception:
+            self.reset()
+            raise
+
+    def _compute(self, atoms: Atoms) -> dict:
+        from ase_mlham.basis import overlap_matrix
+        from ase_mlham.electronic import solve_orbitals
+
+        numbers = atoms.numbers
+        positions = torch.tensor(atoms.get_positions(), dtype=self.dtype, device=self.device)
+        prediction = self.model.predict(numbers, positions, forces=True)
+        with torch.no_grad():
+            hamiltonian = prediction.hamiltonian.detach()
+            hamiltonian = 0.5 * (hamiltonian + hamiltonian.mT)
+            orbitals = solve_orbitals(hamiltonian.to(torch.float64), prediction.nocc)
+            overlap = overlap_matrix(numbers, positions.detach().to(torch.float64))
+
+        def numpy(tensor: torch.Tensor) -> np.ndarray:
+            return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+
+        eigenvalues = numpy(prediction.orbital_energies)
+        nocc = prediction.nocc
+        homo, lumo = float(eigenvalues[nocc - 1]), float(eigenvalues[nocc])
+        energy = float(prediction.energy.detach())
+        self.nocc = nocc
+        return {
+            "energy": energy,
+            "free_energy": energy,
+            "forces": numpy(prediction.forces),
+            "energies": numpy(prediction.atomic_energies),
+            "eigenvalues": eigenvalues[None, None, :],
+            "fermi_level": 0.5 * (homo + lumo),
+            "homo_lumo_gap": lumo - homo,
+            "hamiltonian": numpy(hamiltonian),
+            "overlap": numpy(overlap),
+            "orbital_coefficients": numpy(orbitals.coefficients),
+        }
+
+    def _result(self, name: str):
+        """A result of the last geometry, computed if it was reset (no new geometry)."""
+        if self.atoms is None:
+            raise RuntimeError(f"{type(self).__name__} has no structure yet: attach it to an Atoms "
+                               "(atoms.calc = calc) and call e.g. atoms.get_potential_energy() first")
+        return self.get_property(name)
+
+    # -------------------------------------------------- ASE electronic helpers
+    def get_number_of_spins(self) -> int:
+        """1: closed-shell molecules, one spin channel."""
+        return 1
+
+    def get_spin_polarized(self) -> bool:
+        """False: closed-shell molecules."""
+        return False
+
+    def get_ibz_k_points(self) -> np.ndarray:
+        """A molecule has one k-point, Gamma: ``(1, 3)`` zeros."""
+        return np.zeros((1, 3))
+
+    def get_bz_k_points(self) -> np.ndarray:
+        """Same as :meth:`get_ibz_k_points`."""
+        return self.get_ibz_k_points()
+
+    def get_k_point_weights(self) -> np.ndarray:
+        """``[1.0]``: the single Gamma point."""
+        return np.ones(1)
+
+    def get_number_of_bands(self) -> int:
+        """Number of orbitals, i.e. minimal-basis functions (H 1, C/N/O 5)."""
+        return int(self._result("eigenvalues").shape[-1])
+
+    def get_eigenvalues(self, kpt: int = 0, spin: int = 0) -> np.ndarray:
+        """Orbital energies, eV, ascending, ``(n_orbitals,)``; only ``kpt=0, spin=0`` exist."""
+        self._check_channel(kpt, spin)
+        return self._result("eigenvalues")[0, 0].copy()
+
+    def get_occupation_numbers(self, kpt: int = 0, spin: int = 0) -> np.ndarray:
+        """Electrons per orbital, 2 for the lowest ``n_electrons / 2`` orbitals and 0 above."""
+        self._check_channel(kpt, spin)
+        occupations = np.zeros(self.get_number_of_bands())
+        occupations[: self.nocc] = 2.0
+        return occupations
+
+    def get_fermi_level(self) -> float:
+        """Midpoint of HOMO and LUMO, eV."""
+        return float(self._result("fermi_level"))
+
+    def get_homo_lumo(self) -> tuple[float, float]:
+        """``(HOMO, LUMO)`` orbital energies, eV."""
+        eigenvalues = self.get_eigenvalues()
+        return float(eigenvalues[self.nocc - 1]), float(eigenvalues[self.nocc])
+
+    def get_homo_lumo_gap(self) -> float:
+        """LUMO minus HOMO, eV."""
+        return float(self._result("homo_lumo_gap"))
+
+    def get_hamiltonian(self) -> np.ndarray:
+        """H' in the Löwdin-orthogonal STO-3G basis, eV, ``(n_orbitals, n_orbitals)``, PySCF AO order."""
+        return self._result("hamiltonian")
+
+    def get_overlap(self) -> np.ndarray:
+        """Analytic STO-3G overlap matrix S, ``(n_orbitals, n_orbitals)``, PySCF AO order."""
+        return self._result("overlap")
+
+    def get_nonorthogonal_hamiltonian(self) -> np.ndarray:
+        r"""The Hamiltonian in the non-orthogonal STO-3G AO basis, :math:`H = S^{1/2} H' S^{1/2}`, eV.
+
+        The generalised eigenproblem :math:`H C = S C \varepsilon` has the same
+        eigenvalues as :math:`H'`.
+        """
+        from ase_mlham.basis import lowdin_back_transform
+
+        hamiltonian = torch.as_tensor(self.get_hamiltonian())
+        overlap = torch.as_tensor(self.get_overlap())
+        return lowdin_back_transform(hamiltonian, overlap).numpy()
+
+    def get_orbital_coefficients(self, orthogonal: bool = True) -> np.ndarray:
+        r"""Orbital coefficients, column k is orbital k, ``(n_orbitals, n_orbitals)``.
+
+        ``orthogonal=True``: eigenvectors :math:`C'` of H' (Löwdin basis, orthonormal
+        columns). ``orthogonal=False``: AO-basis coefficients :math:`C = S^{-1/2} C'`,
+        normalised as :math:`C^T S C = 1`.
+        """
+        coefficients = self._result("orbital_coefficients")
+        if orthogonal:
+            return coefficients
+        from ase_mlham.basis import lowdin_orthogonalizer
+
+        orthogonalizer = lowdin_orthogonalizer(torch.as_tensor(self.get_overlap())).numpy()
+        return orthogonalizer @ coefficients
+
+    def orbital_summary(self) -> dict[str, float]:
+        """Scalars for logging next to a trajectory: ``homo``, ``lumo``, ``homo_lumo_gap``, ``fermi_level`` (eV)."""
+        homo, lumo = self.get_homo_lumo()
+        return {"homo": homo, "lumo": lumo, "homo_lumo_gap": lumo - homo, "fermi_level": self.get_fermi_level()}
+
+    @staticmethod
+    def _check_channel(kpt: int, spin: int) -> None:
+        if kpt != 0 or spin != 0:
+            raise IndexError(f"a molecule has one k-point and one spin channel (kpt=0, spin=0); "
+                             f"got kpt={kpt}, spin={spin}")

@@ -1,0 +1,280 @@
+"""Molecular dynamics with gap monitoring: the job behind ``mlham md``.
+
+:func:`run_md` runs Langevin (or NVE velocity-Verlet) dynamics of one molecule
+with an :class:`~ase_mlham.calculator.MLHamCalculator` and writes three files to
+an output folder:
+
+``trajectory.extxyz``
+    every ``interval``-th frame with energy, forces and atomic energies (read
+    back by ``ase.io.read``), momenta, and the orbital quantities in
+    ``atoms.info`` (``step``, ``time_fs``, ``homo``, ``lumo``, ``homo_lumo_gap``,
+    ``fermi_level``, eV), which ASE's writers would otherwise drop;
+``observables.csv``
+    one row per step: time, potential/kinetic/total energy, temperature, HOMO,
+    LUMO, gap (see :data:`CSV_COLUMNS`);
+``observables.png``
+    the gap, HOMO and LUMO (top) and the energies (bottom) along the trajectory.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from ase import Atoms, units
+
+#: Columns of ``observables.csv``, with units.
+CSV_COLUMNS = ("step", "time_fs", "potential_energy_eV", "kinetic_energy_eV", "total_energy_eV",
+               "temperature_K", "homo_eV", "lumo_eV", "gap_eV")
+
+TRAJECTORY_NAME = "trajectory.extxyz"
+CSV_NAME = "observables.csv"
+PLOT_NAME = "observables.png"
+
+
+@dataclass(frozen=True)
+class MDSettings:
+    """Parameters of :func:`run_md`.
+
+    Parameters
+    ----------
+    steps
+        Number of MD steps (the starting geometry is step 0 and is logged too).
+    temperature
+        K: Maxwell-Boltzmann initial velocities and the Langevin thermostat target.
+        0 starts from rest.
+    timestep
+        fs.
+    friction
+        Langevin friction, 1/fs (unused with ``nve``).
+    nve
+        Velocity-Verlet (constant energy) instead of Langevin.
+    seed
+        Seeds the initial velocities and the thermostat noise.
+    interval
+        Write every ``interval``-th step to the trajectory (the CSV gets every step).
+    """
+
+    steps: int = 1000
+    temperature: float = 300.0
+    timestep: float = 0.5
+    friction: float = 0.01
+    nve: bool = False
+    seed: int = 0
+    interval: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "interval"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not np.isfinite(self.temperature) or self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 K, got {self.temperature!r}")
+        for name in ("timestep", "friction"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+@dataclass
+class MDResult:
+    """What :func:`run_md` wrote and the logged observables (one row per step, :data:`CSV_COLUMNS`)."""
+
+    trajectory: Path
+    csv: Path
+    plot: Path | None
+    observables: np.ndarray  # (steps + 1, len(CSV_COLUMNS))
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of :attr:`observables` by its :data:`CSV_COLUMNS` name."""
+        return self.observables[:, CSV_COLUMNS.index(name)]
+
+    @property
+    def final_atoms(self) -> Atoms:
+        """The last trajectory frame."""
+        from ase.io import read
+
+        return read(self.trajectory, index=-1)
+
+
+def energy_drift(time_fs: np.ndarray, total_energy: np.ndarray, n_atoms: int) -> float:
+    """Slope of a linear fit of the total energy against time, meV/atom/ps."""
+    time_fs, total_energy = np.asarray(time_fs, dtype=float), np.asarray(total_energy, dtype=float)
+    if len(time_fs) < 2:
+        raise ValueError("an energy drift needs at least two time points")
+    slope_ev_per_fs = np.polyfit(time_fs, total_energy, 1)[0]
+    return float(slope_ev_per_fs * 1000.0 * 1000.0 / n_atoms)
+
+
+def snapshot(atoms: Atoms, **info) -> Atoms:
+    """A copy of ``atoms`` carrying its calculator's standard results and orbital quantities.
+
+    The copy has a ``SinglePointCalculator`` with ``energy``, ``free_energy``,
+    ``forces`` and ``energies`` (what ``ase.io`` writers keep) and ``info`` with
+    HOMO, LUMO, gap and Fermi level (eV) plus the ``info`` given here.
+    ``atoms.calc`` must be an :class:`~ase_mlham.calculator.MLHamCalculator`; it
+    computes the geometry only if it has not already.
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from ase_mlham.calculator import MLHamCalculator
+
+    calc = atoms.calc
+    if not isinstance(calc, MLHamCalculator):
+        raise TypeError(f"atoms.calc must be an MLHamCalculator, got {type(calc).__name__}")
+    results = {name: calc.get_property(name, atoms) for name in ("energy", "free_energy", "forces", "energies")}
+    frame = atoms.copy()
+    frame.info.update(calc.orbital_summary())
+    frame.info.update(info)
+    frame.calc = SinglePointCalculator(frame, **results)
+    return frame
+
+
+def _make_dynamics(atoms: Atoms, settings: MDSettings, rng: np.random.Generator):
+    from ase.md.langevin import Langevin
+    from ase.md.verlet import VelocityVerlet
+
+    if settings.nve:
+        return VelocityVerlet(atoms, timestep=settings.timestep * units.fs)
+    if not atoms.constraints:
+        from ase.constraints import FixCom
+
+        atoms.set_constraint(FixCom())  # ASE's recommended replacement of Langevin's fixcm=True
+    return Langevin(atoms, settings.timestep * units.fs, temperature_K=settings.temperature,
+                    friction=settings.friction / units.fs, fixcm=False, rng=rng)
+
+
+def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(), calculator=None,
+           model=None, show_progress: bool = True, stream: TextIO | None = None, plot: bool = True) -> MDResult:
+    """Run MD of ``atoms`` and write trajectory, CSV and plot into ``out_dir``.
+
+    Parameters
+    ----------
+    atoms
+        Starting geometry (Angstrom); not modified. Existing momenta are replaced
+        by Maxwell-Boltzmann ones at ``settings.temperature`` (zero total momentum
+        and angular momentum) unless the temperature is 0.
+    out_dir
+        Folder for the three files (created; existing files of the same names are overwritten).
+    settings
+        :class:`MDSettings`.
+    calculator
+        An :class:`~ase_mlham.calculator.MLHamCalculator`; built from ``model`` when omitted.
+    model
+        Model file or model for a new calculator; ``None`` is the shipped default model.
+    show_progress, stream
+        Progress bar on ``stream`` (default stderr).
+    plot
+        Write the PNG (needs matplotlib).
+
+    Returns
+    -------
+    :class:`MDResult`.
+    """
+    from ase.io import write
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+
+    from ase_mlham.calculator import MLHamCalculator
+    from ase_mlham.progress import ProgressBar
+
+    if not isinstance(settings, MDSettings):
+        raise TypeError(f"settings must be an MDSettings, got {type(settings).__name__}")
+    if calculator is None:
+        calculator = MLHamCalculator(model)
+    elif model is not None:
+        raise ValueError("give either calculator or model, not both")
+    system = atoms.copy()
+    system.calc = calculator
+    system.get_potential_energy()  # validates the molecule before anything is written
+    rng = np.random.default_rng(settings.seed)
+    if settings.temperature > 0:
+        thermalize_momenta(system, temperature_K=settings.temperature, rng=rng)
+        Stationary(system)
+        ZeroRotation(system)
+    else:
+        system.set_momenta(np.zeros((len(system), 3)))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trajectory_path, csv_path = out_dir / TRAJECTORY_NAME, out_dir / CSV_NAME
+    dynamics = _make_dynamics(system, settings, rng)
+    rows: list[list[float]] = []
+    progress = ProgressBar(settings.steps, label="md", stream=stream, enabled=show_progress)
+
+    with open(trajectory_path, "w") as trajectory_file, open(csv_path, "w", newline="") as csv_file:
+        table = csv.writer(csv_file)
+        table.writerow(CSV_COLUMNS)
+
+        def observe() -> None:
+            step = dynamics.nsteps
+            time_fs = step * settings.timestep
+            potential = system.get_potential_energy()
+            kinetic = system.get_kinetic_energy()
+            homo, lumo = calculator.get_homo_lumo()
+            row = [step, time_fs, potential, kinetic, potential + kinetic, system.get_temperature(),
+                   homo, lumo, lumo - homo]
+            rows.append(row)
+            table.writerow([step] + [f"{value:.10g}" for value in row[1:]])
+            if step % settings.interval == 0 or step == settings.steps:
+                write(trajectory_file, snapshot(system, step=step, time_fs=time_fs), format="extxyz")
+                trajectory_file.flush()
+                csv_file.flush()
+            if step > 0:
+                progress.update(1, f"T {row[5]:6.1f} K  gap {row[8]:.3f} eV  E_tot {row[4]:.4f} eV")
+
+        dynamics.attach(observe, interval=1)
+        try:
+            dynamics.run(settings.steps)
+        except ValueError as err:  # the calculator refused a geometry (e.g. atoms collapsed)
+            raise ValueError(f"MD stopped at step {dynamics.nsteps + 1} of {settings.steps}: {err} "
+                             f"({trajectory_path} and {csv_path} hold the steps before)") from err
+
+    observables = np.array(rows, dtype=float)
+    plot_path = None
+    if plot:
+        plot_path = out_dir / PLOT_NAME
+        plot_observables(observables, plot_path, title=f"{atoms.get_chemical_formula()}: "
+                                                     f"{'NVE' if settings.nve else 'Langevin'} "
+                                                     f"{settings.temperature:g} K, dt {settings.timestep:g} fs")
+    return MDResult(trajectory_path, csv_path, plot_path, observables)
+
+
+def read_observables(path: str | Path) -> np.ndarray:
+    """The table of an ``observables.csv``, ``(n_steps, len(CSV_COLUMNS))``."""
+    with open(path) as handle:
+        header = handle.readline().strip().split(",")
+    if tuple(header) != CSV_COLUMNS:
+        raise ValueError(f"{path} is not an observables file: columns {header}")
+    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+
+
+def plot_observables(observables: np.ndarray, path: str | Path, title: str = "") -> None:
+    """Two panels against time: HOMO-LUMO gap (and HOMO, LUMO on a twin axis), then energies."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    column = {name: observables[:, k] for k, name in enumerate(CSV_COLUMNS)}
+    time = column["time_fs"]
+    figure = Figure(figsize=(7, 6), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.plot(time, column["gap_eV"], color="k", label="HOMO-LUMO gap")
+    top.set_ylabel("gap (eV)")
+    twin = top.twinx()
+    twin.plot(time, column["homo_eV"], color="tab:blue", alpha=0.6, lw=0.8, label="HOMO")
+    twin.plot(time, column["lumo_eV"], color="tab:red", alpha=0.6, lw=0.8, label="LUMO")
+    twin.set_ylabel("orbital energy (eV)")
+    lines = top.get_lines() + twin.get_lines()
+    top.legend(lines, [line.get_label() for line in lines], loc="best", fontsize="small")
+    reference = column["total_energy_eV"][0]
+    for name, label in (("potential_energy_eV", "potential"), ("kinetic_energy_eV", "kinetic"),
+                        ("total_energy_eV", "total")):
+        values = column[name] - (reference if name != "kinetic_energy_eV" else 0.0)
+        bottom.plot(time, values, label=label + (" - E_tot(0)" if name != "kinetic_energy_eV" else ""))
+    bottom.set_xlabel("time (fs)")
+    bottom.set_ylabel("energy (eV)")
+    bottom.legend(loc="best", fontsize="small")
+    if title:
+        top.set_title(title)
+    figure.savefig(path, dpi=120)

@@ -1,0 +1,357 @@
+"""The ASE calculator: physics properties, the ASE contract and input errors (tiny random model)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import molecule
+from ase.constraints import FixAtoms
+from ase.io import read, write
+
+import ase_mlham
+from ase_mlham import calculator as calculator_module
+from ase_mlham.calculator import MLHamCalculator
+from ase_mlham.descriptors.settings import DescriptorSettings
+from ase_mlham.model.io import ModelFileError, save_model
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import PRESETS, ModelSettings
+
+FORCE_TOLERANCE = 1e-5  # eV/A
+
+
+def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
+    """Reproducible random weights (as tests/model/conftest.py): every symmetry must hold for any weights."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
+        model.energy_head.projection.copy_(
+            torch.randn(model.energy_head.projection.shape, dtype=torch.float64, generator=generator) * 0.1)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> MLHamModel:
+    return randomise(MLHamModel(PRESETS["tiny"]))
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tiny_model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_model(tiny_model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def calc(tiny_model_file) -> MLHamCalculator:
+    return MLHamCalculator(tiny_model_file)
+
+
+def distorted(name: str, seed: int = 0, stdev: float = 0.05) -> Atoms:
+    """A G2 molecule off its symmetric geometry, so no force component vanishes by symmetry."""
+    atoms = molecule(name)
+    atoms.rattle(stdev=stdev, seed=seed)
+    return atoms
+
+
+def evaluate(calc: MLHamCalculator, atoms: Atoms) -> dict:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
+            "energies": atoms.get_potential_energies(), "eigenvalues": calc.get_eigenvalues(),
+            "gap": calc.get_homo_lumo_gap()}
+
+
+def random_rotation(seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+# --------------------------------------------------------------------------- physics
+
+
+@pytest.mark.parametrize("name", ["H2O", "CH3CH2OH", "CH3CONH2"])
+def test_forces_are_minus_the_energy_gradient(calc, name):
+    atoms = distorted(name)
+    forces = evaluate(calc, atoms)["forces"]
+    assert np.abs(forces).max() > 1e-3  # a non-trivial check
+    rng = np.random.default_rng(1)
+    step = 1e-4
+    directions = [rng.normal(size=forces.shape) for _ in range(2)]
+    single = np.zeros_like(forces)
+    single[len(atoms) - 1, 2] = 1.0
+    for direction in directions + [single]:
+        direction /= np.linalg.norm(direction)
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions += step * direction
+        minus.positions -= step * direction
+        derivative = (evaluate(calc, plus)["energy"] - evaluate(calc, minus)["energy"]) / (2 * step)
+        assert -derivative == pytest.approx(float((forces * direction).sum()), abs=FORCE_TOLERANCE)
+
+
+def test_rotation_translation_permutation(calc):
+    atoms = distorted("CH3CH2OH", seed=3)
+    reference = evaluate(calc, atoms)
+
+    rotation = random_rotation(7)
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ rotation.T + np.array([3.0, -12.5, 40.0])
+    result = evaluate(calc, moved)
+    assert result["energy"] == pytest.approx(reference["energy"], abs=1e-9)
+    np.testing.assert_allclose(result["energies"], reference["energies"], atol=1e-9)
+    np.testing.assert_allclose(result["eigenvalues"], reference["eigenvalues"], atol=1e-8)
+    np.testing.assert_allclose(result["forces"], reference["forces"] @ rotation.T, atol=1e-9)
+
+    order = np.random.default_rng(2).permutation(len(atoms))
+    permuted = atoms[order]
+    result = evaluate(calc, permuted)
+    assert result["energy"] == pytest.approx(reference["energy"], abs=1e-9)
+    np.testing.assert_allclose(result["energies"], reference["energies"][order], atol=1e-9)
+    np.testing.assert_allclose(result["eigenvalues"], reference["eigenvalues"], atol=1e-8)
+    np.testing.assert_allclose(result["forces"], reference["forces"][order], atol=1e-9)
+
+
+def test_two_distant_copies_are_independent(calc):
+    single = distorted("CH3CONH2", seed=4)
+    other = single.copy()
+    other.positions = single.positions @ random_rotation(5).T + np.array([100.0, 0.0, 0.0])
+    reference = evaluate(calc, single)
+    pair = evaluate(calc, single + other)
+    union = np.sort(np.concatenate([reference["eigenvalues"], reference["eigenvalues"]]))
+    np.testing.assert_allclose(pair["eigenvalues"], union, atol=1e-3)
+    assert pair["energy"] == pytest.approx(2 * reference["energy"], abs=1e-6)
+    np.testing.assert_allclose(pair["forces"][:len(single)], reference["forces"], atol=1e-6)
+    assert pair["gap"] == pytest.approx(reference["gap"], abs=1e-3)
+
+
+# ---------------------------------------------------------------------- ASE contract
+
+
+def count_calls(calc: MLHamCalculator, monkeypatch) -> list:
+    calls = []
+    original = calc.model.predict
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(calc.model, "predict", counting)
+    return calls
+
+
+def test_one_model_call_per_geometry_fills_every_property(tiny_model_file, monkeypatch):
+    from ase.dft.bandgap import bandgap
+
+    calc = MLHamCalculator(tiny_model_file)
+    calls = count_calls(calc, monkeypatch)
+    atoms = distorted("CH2OCH2", seed=2)
+    atoms.calc = calc
+    n_atoms = len(atoms)
+    n_orbitals = 4 * 1 + 3 * 5  # 4 H, 2 C, 1 O
+    results = {name: calc.get_property(name, atoms) for name in MLHamCalculator.implemented_properties}
+    atoms.get_forces(), atoms.get_potential_energy(), calc.get_eigenvalues(), bandgap(calc)
+    assert len(calls) == 1
+
+    assert results["free_energy"] == results["energy"]
+    assert results["forces"].shape == (n_atoms, 3)
+    assert results["energies"].shape == (n_atoms,)
+    assert results["energies"].sum() == pytest.approx(results["energy"], abs=1e-10)
+    eigenvalues = results["eigenvalues"]
+    assert eigenvalues.shape == (1, 1, n_orbitals)
+    assert np.all(np.diff(eigenvalues[0, 0]) >= 0)
+    hamiltonian, overlap, coefficients = (results[k] for k in ("hamiltonian", "overlap", "orbital_coefficients"))
+    for matrix in (hamiltonian, overlap, coefficients):
+        assert matrix.shape == (n_orbitals, n_orbitals) and matrix.dtype == np.float64
+    np.testing.assert_allclose(hamiltonian, hamiltonian.T, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.eigvalsh(hamiltonian), eigenvalues[0, 0], atol=1e-10)
+    np.testing.assert_allclose(overlap, overlap.T, atol=1e-14)
+    np.testing.assert_allclose(np.diag(overlap), 1.0, atol=1e-6)
+    np.testing.assert_allclose(coefficients.T @ coefficients, np.eye(n_orbitals), atol=1e-10)
+    np.testing.assert_allclose(coefficients.T @ hamiltonian @ coefficients, np.diag(eigenvalues[0, 0]), atol=1e-9)
+
+    nocc = (8 * 1 + 6 * 2 + 4) // 2
+    homo, lumo = calc.get_homo_lumo()
+    assert (homo, lumo) == (eigenvalues[0, 0, nocc - 1], eigenvalues[0, 0, nocc])
+    assert results["homo_lumo_gap"] == pytest.approx(lumo - homo)
+    assert results["fermi_level"] == pytest.approx(0.5 * (homo + lumo))
+    assert calc.get_fermi_level() == pytest.approx(0.5 * (homo + lumo))
+    assert calc.get_number_of_bands() == n_orbitals
+    assert calc.get_number_of_spins() == 1
+    np.testing.assert_array_equal(calc.get_k_point_weights(), [1.0])
+    assert calc.get_ibz_k_points().shape == (1, 3)
+    assert calc.get_occupation_numbers().sum() == 2 * nocc
+    gap, valence, conduction = bandgap(calc)
+    assert gap == pytest.approx(lumo - homo, abs=1e-12)
+    assert valence == (0, 0, nocc - 1) and conduction == (0, 0, nocc)
+    assert calc.orbital_summary()["homo_lumo_gap"] == pytest.approx(lumo - homo)
+
+    nonorthogonal = calc.get_nonorthogonal_hamiltonian()
+    ao_coefficients = calc.get_orbital_coefficients(orthogonal=False)
+    np.testing.assert_allclose(ao_coefficients.T @ overlap @ ao_coefficients, np.eye(n_orbitals), atol=1e-9)
+    np.testing.assert_allclose(ao_coefficients.T @ nonorthogonal @ ao_coefficients, np.diag(eigenvalues[0, 0]),
+                               atol=1e-8)
+    assert len(calls) == 1
+
+    same = atoms.copy()
+    same.calc = calc
+    same.get_potential_energy()
+    assert len(calls) == 1  # same geometry: cached
+    atoms.positions[0, 0] += 0.01
+    for name in MLHamCalculator.implemented_properties:
+        calc.get_property(name, atoms)
+    calc.get_homo_lumo(), bandgap(calc)
+    assert len(calls) == 2
+    with pytest.raises(IndexError, match="one k-point and one spin channel"):
+        calc.get_eigenvalues(spin=1)
+
+
+def test_model_argument_forms(tiny_model, tiny_model_file):
+    water = distorted("H2O")
+    from_path = evaluate(MLHamCalculator(str(tiny_model_file)), water)
+    from_model = evaluate(MLHamCalculator(tiny_model), water)
+    assert from_model["energy"] == from_path["energy"]
+    single = evaluate(MLHamCalculator(tiny_model, dtype="float32"), water)
+    assert single["energy"] == pytest.approx(from_path["energy"], abs=1e-3)
+    np.testing.assert_allclose(single["eigenvalues"], from_path["eigenvalues"], atol=1e-3)
+    assert next(tiny_model.parameters()).dtype == torch.float64  # the caller's model is not moved
+    assert ase_mlham.load_model(tiny_model_file).species == tiny_model.species
+
+
+def test_velocity_verlet_conserves_energy(calc):
+    from ase import units
+    from ase.md.velocitydistribution import thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    atoms = molecule("CH3OH")
+    atoms.calc = calc
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    start = atoms.get_total_energy()
+    positions = atoms.get_positions()
+    VelocityVerlet(atoms, timestep=0.25 * units.fs).run(6)
+    assert not np.allclose(atoms.positions, positions)
+    assert atoms.get_total_energy() == pytest.approx(start, abs=2e-3)
+
+
+def test_bfgs_and_fire_respect_fixed_atoms(calc, tmp_path):
+    from ase.optimize import BFGS, FIRE
+
+    atoms = distorted("CH3CH2OH", seed=5, stdev=0.02)
+    fixed = [0, 1]
+    atoms.set_constraint(FixAtoms(indices=fixed))
+    atoms.calc = calc
+    start_positions, start_energy = atoms.get_positions(), atoms.get_potential_energy()
+    trajectory = tmp_path / "opt.traj"
+    BFGS(atoms, trajectory=str(trajectory), logfile=None, maxstep=0.02).run(fmax=1e-4, steps=3)
+    FIRE(atoms, logfile=None, maxstep=0.02).run(fmax=1e-4, steps=2)
+    np.testing.assert_array_equal(atoms.positions[fixed], start_positions[fixed])
+    assert not np.allclose(atoms.positions[2:], start_positions[2:])
+    assert atoms.get_potential_energy() < start_energy
+    frames = read(trajectory, ":")
+    assert len(frames) == 4 and "energy" in frames[-1].calc.results
+
+
+def test_extxyz_trajectory_keeps_energy_forces_and_orbital_info(calc, tmp_path):
+    from ase_mlham.md import snapshot
+
+    atoms = distorted("H2O")
+    atoms.calc = calc
+    atoms.get_forces()
+    path = tmp_path / "water.extxyz"
+    write(path, atoms)  # plain ASE: the standard results survive, non-standard ones are dropped
+    write(path, snapshot(atoms, step=0), append=True)  # plus the orbital quantities
+    plain, logged = read(path, ":")
+    for frame in (plain, logged):
+        assert frame.get_potential_energy() == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+        np.testing.assert_allclose(frame.get_forces(), atoms.get_forces(), atol=1e-8)
+    homo, lumo = calc.get_homo_lumo()
+    assert logged.info["homo"] == pytest.approx(homo) and logged.info["lumo"] == pytest.approx(lumo)
+    assert logged.info["homo_lumo_gap"] == pytest.approx(lumo - homo)
+
+
+def test_implemented_properties_is_a_class_constant(calc):
+    assert MLHamCalculator.implemented_properties is calc.implemented_properties
+    assert len(set(MLHamCalculator.implemented_properties)) == 10
+
+
+# ------------------------------------------------------------------------- errors
+
+
+def check_raises(calc, atoms, match):
+    atoms.calc = calc
+    with pytest.raises(ValueError, match=match):
+        atoms.get_potential_energy()
+
+
+def charged(charge=None, spin=None):
+    atoms = molecule("H2O")
+    if charge is not None:
+        atoms.info["charge"] = charge
+    if spin is not None:
+        atoms.info["spin"] = spin
+    return atoms
+
+
+@pytest.mark.parametrize("atoms, match", [
+    (molecule("SH2"), r"does not know element\(s\) S; it supports H, C, N, O"),
+    (molecule("SiH4"), r"element\(s\) Si"),
+    (charged(charge=1), r"charge 1 and spin 0 requested; only neutral closed-shell"),
+    (charged(spin=2), r"charge 0 and spin 2 requested"),
+    (Atoms("H2O", positions=molecule("H2O").positions, magmoms=[0, 1, 1]), r"spin 2.0 requested"),
+    (Atoms("CH3", positions=molecule("CH3").positions), r"odd electron count \(9\)"),
+    (molecule("CH3"), r"charge 0 and spin 1.0 requested"),  # G2's radical carries a magnetic moment
+    (Atoms("H2O", positions=molecule("H2O").positions, cell=[10, 10, 10], pbc=True),
+     r"periodic boundary conditions \[True, True, True\] are not supported"),
+    (Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.3]]), r"0\.300 A apart, closer than the physical minimum"),
+    (Atoms("H2", positions=[[0, 0, 0], [0, 0, np.nan]]), "positions contain NaN or inf"),
+    (Atoms("H2", positions=[[0, 0, 0], [0, 0, np.inf]]), "positions contain NaN or inf"),
+    (Atoms(), "no atoms"),
+], ids=["sulfur", "silicon", "charge", "spin", "magmoms", "odd", "radical", "pbc", "close", "nan", "inf", "empty"])
+def test_bad_molecules_raise(calc, atoms, match):
+    check_raises(calc, atoms, match)
+    # a valid molecule afterwards works (the failure left no stale state)
+    water = molecule("H2O")
+    water.calc = calc
+    assert np.isfinite(water.get_potential_energy())
+
+
+def test_element_the_model_was_not_trained_on(tmp_path):
+    settings = ModelSettings(descriptor=DescriptorSettings(**{**PRESETS["tiny"].descriptor.__dict__,
+                                                              "species": (1, 6, 8)}),
+                             gate_channels=2, energy_projection=4, energy_hidden=(8,))
+    calc = MLHamCalculator(randomise(MLHamModel(settings)))
+    check_raises(calc, molecule("NH3"), r"model does not know element\(s\) N; it supports H, C, O")
+
+
+def test_changing_the_charge_in_info_is_noticed(calc):
+    atoms = molecule("H2O")
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    atoms.info["charge"] = -2
+    with pytest.raises(ValueError, match="charge -2"):
+        atoms.get_potential_energy()
+
+
+def test_model_file_errors(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MLHamCalculator(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a model at all")
+    with pytest.raises(ModelFileError, match="corrupt or not a model file"):
+        MLHamCalculator(corrupt)
+    monkeypatch.setattr(calculator_module, "DEFAULT_MODEL_PATH", tmp_path / "models" / "default.pt")
+    with pytest.raises(FileNotFoundError, match="default model is missing from this installation"):
+        MLHamCalculator()
+
+
+def test_bad_arguments(tiny_model):
+    with pytest.raises(TypeError, match="model must be None .* got int"):
+        MLHamCalculator(3)
+    with pytest.raises(ValueError, match="dtype must be 'float64' or 'float32', got 'float16'"):
+        MLHamCalculator(tiny_model, dtype="float16")
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        MLHamCalculator(tiny_model, device="abacus")
+    with pytest.raises(RuntimeError, match="has no structure yet"):
+        MLHamCalculator(tiny_model).get_eigenvalues()

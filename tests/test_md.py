@@ -1,0 +1,139 @@
+"""The MD job (``ase_mlham.md`` and ``mlham md``) with a tiny random model."""
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+from ase.io import read
+
+from ase_mlham.cli import build_parser, main
+from ase_mlham.md import (CSV_COLUMNS, CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings, energy_drift,
+                          read_observables, run_md)
+from ase_mlham.model.io import save_model
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import PRESETS
+
+
+def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
+    """Reproducible random weights (as tests/model/conftest.py)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
+        model.energy_head.projection.copy_(
+            torch.randn(model.energy_head.projection.shape, dtype=torch.float64, generator=generator) * 0.1)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_model(randomise(MLHamModel(PRESETS["tiny"])), path)
+    return path
+
+
+def test_mlham_md_writes_trajectory_csv_and_plot(tiny_model_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    status = main(["md", "H2O", "--steps", "10", "--temperature", "300", "--timestep", "0.5", "--out", str(out),
+                   "--model", str(tiny_model_file), "--seed", "3", "--interval", "4", "--quiet"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "10 steps of Langevin MD" in printed and "gap" in printed
+
+    with open(out / CSV_NAME) as handle:
+        header = next(csv.reader(handle))
+    assert tuple(header) == CSV_COLUMNS
+    table = read_observables(out / CSV_NAME)
+    column = {name: table[:, k] for k, name in enumerate(CSV_COLUMNS)}
+    assert table.shape == (11, len(CSV_COLUMNS))
+    np.testing.assert_array_equal(column["step"], np.arange(11))
+    np.testing.assert_allclose(column["time_fs"], 0.5 * np.arange(11))
+    np.testing.assert_allclose(column["total_energy_eV"], column["potential_energy_eV"] + column["kinetic_energy_eV"],
+                               atol=1e-8)
+    np.testing.assert_allclose(column["gap_eV"], column["lumo_eV"] - column["homo_eV"], atol=1e-8)
+    assert np.all(column["gap_eV"] > 0) and np.all(column["temperature_K"] > 0)
+    assert np.all(np.isfinite(table))
+
+    frames = read(out / TRAJECTORY_NAME, ":")
+    assert [frame.info["step"] for frame in frames] == [0, 4, 8, 10]
+    for frame in frames:
+        row = table[frame.info["step"]]
+        assert frame.get_potential_energy() == pytest.approx(row[CSV_COLUMNS.index("potential_energy_eV")], abs=1e-8)
+        assert frame.get_forces().shape == (3, 3)
+        assert frame.info["homo_lumo_gap"] == pytest.approx(row[CSV_COLUMNS.index("gap_eV")], abs=1e-8)
+        assert frame.get_momenta().shape == (3, 3)
+    assert (out / PLOT_NAME).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nve_conserves_energy_and_keeps_the_molecule(tiny_model_file, tmp_path, monkeypatch):
+    from ase_mlham.calculator import MLHamCalculator
+
+    atoms = molecule("CH3OH")
+    stream = io.StringIO()
+    calculator = MLHamCalculator(tiny_model_file)
+    calls = []
+    predict = calculator.model.predict
+    monkeypatch.setattr(calculator.model, "predict", lambda *a, **k: calls.append(1) or predict(*a, **k))
+    result = run_md(atoms, tmp_path, MDSettings(steps=12, temperature=300, timestep=0.25, nve=True, interval=6),
+                    calculator=calculator, stream=stream, plot=False)
+    assert len(calls) == 13  # one model call per geometry, logging included
+    assert result.plot is None and not (tmp_path / PLOT_NAME).exists()
+    assert "md [" in stream.getvalue()
+    total = result.column("total_energy_eV")
+    assert np.ptp(total) < 2e-3
+    drift = energy_drift(result.column("time_fs"), total, len(atoms))
+    assert abs(drift) < 50.0  # meV/atom/ps; a loose sanity bound on 3 fs of a random model
+    assert len(read(result.trajectory, ":")) == 3
+    np.testing.assert_array_equal(result.final_atoms.numbers, atoms.numbers)
+    assert atoms.calc is None and not atoms.get_momenta().any()  # the input is not modified
+
+
+def test_energy_drift_is_the_fitted_slope():
+    time_fs = np.linspace(0.0, 2000.0, 81)
+    total = 0.003 * time_fs / 1000.0 + 1e-6 * np.sin(time_fs)  # 3 meV/ps on 12 atoms
+    assert energy_drift(time_fs, total, 12) == pytest.approx(0.25, rel=1e-3)
+    with pytest.raises(ValueError, match="at least two time points"):
+        energy_drift([0.0], [1.0], 3)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"steps": 0}, "steps must be a positive integer, got 0"),
+    ({"interval": 1.5}, "interval must be a positive integer, got 1.5"),
+    ({"temperature": -1.0}, r"temperature must be >= 0 K, got -1.0"),
+    ({"timestep": 0.0}, "timestep must be positive, got 0.0"),
+    ({"friction": float("nan")}, "friction must be positive, got nan"),
+])
+def test_md_settings_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MDSettings(**kwargs)
+
+
+def test_mlham_md_reports_errors(tiny_model_file, tmp_path, capsys):
+    out = str(tmp_path / "never")
+    assert main(["md", "H2O", "--steps", "0", "--out", out, "--model", str(tiny_model_file)]) == 2
+    assert "steps must be a positive integer" in capsys.readouterr().err
+    assert main(["md", "NotAMolecule", "--out", out, "--model", str(tiny_model_file)]) == 2
+    assert "unknown molecule 'NotAMolecule'" in capsys.readouterr().err
+    assert main(["md", "CH3", "--out", out, "--model", str(tiny_model_file)]) == 2
+    assert "odd electron count (9)" in capsys.readouterr().err
+    assert main(["md", "H2O", "--out", out, "--model", str(tmp_path / "missing.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_md_help_documents_every_option():
+    md = build_parser()._subparsers._group_actions[0].choices["md"]
+    help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "md", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    for action in md._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"option {action.dest} has no help"
+        for flag in action.option_strings:
+            assert flag in help_text
