@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ase_mlham.units import BOHR_TO_ANGSTROM
+from ase_mlham.validation import check_numbers_and_positions
 
 
 class Shell(NamedTuple):
@@ -355,28 +356,7 @@ def _one_electron_matrix(
 
 def _validate_geometry(numbers, positions) -> np.ndarray:
     """Check ``numbers`` and ``positions`` once at the boundary; return numbers as ``int64``."""
-    if isinstance(numbers, torch.Tensor):
-        numbers = numbers.detach().cpu().numpy()
-    numbers_array = np.asarray(numbers)
-    if numbers_array.ndim != 1:
-        raise ValueError(f"numbers must be a 1-D sequence of atomic numbers, got shape {numbers_array.shape}")
-    if numbers_array.size and not np.issubdtype(numbers_array.dtype, np.integer):
-        raise TypeError(f"numbers must hold integer atomic numbers, got dtype {numbers_array.dtype}")
-    numbers_array = numbers_array.astype(np.int64)
-    if not isinstance(positions, torch.Tensor):
-        raise TypeError(
-            "positions must be a torch.Tensor of shape (n_atoms, 3) in Angstrom, "
-            f"got {type(positions).__name__}"
-        )
-    if not positions.is_floating_point():
-        raise TypeError(f"positions must have a floating-point dtype, got {positions.dtype}")
-    if positions.shape != (len(numbers_array), 3):
-        raise ValueError(
-            f"positions must have shape (n_atoms, 3) = ({len(numbers_array)}, 3) to match numbers, "
-            f"got {tuple(positions.shape)}"
-        )
-    if not bool(torch.isfinite(positions).all()):
-        raise ValueError("positions must be finite, got NaN or infinite values")
+    numbers_array = check_numbers_and_positions(numbers, positions)
     check_supported(numbers_array)
     return numbers_array
 

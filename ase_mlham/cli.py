@@ -121,9 +121,12 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="model architecture")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum number of epochs")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="frames per batch")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="initial Adam step")
-    parser.add_argument("--final-learning-rate", type=float, default=defaults.final_learning_rate,
-                        help="learning rate at the end of the cosine schedule")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="initial Adam step of the Hamiltonian head")
+    parser.add_argument("--energy-learning-rate", type=float, default=defaults.energy_learning_rate,
+                        help="initial Adam step of the energy head")
+    parser.add_argument("--final-learning-rate-ratio", type=float, default=defaults.final_learning_rate_ratio,
+                        help="learning rates at the end of the cosine schedule, relative to the initial ones")
     parser.add_argument("--core-weight", type=float, default=defaults.core_weight,
                         help="loss weight of the C/N/O 1s orbitals relative to the others")
     parser.add_argument("--force-weight", type=float, default=defaults.force_weight,
@@ -151,7 +154,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     settings = TrainingSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        final_learning_rate=args.final_learning_rate, core_weight=args.core_weight, force_weight=args.force_weight,
+        energy_learning_rate=args.energy_learning_rate, final_learning_rate_ratio=args.final_learning_rate_ratio, core_weight=args.core_weight, force_weight=args.force_weight,
         init=args.init, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
         patience=args.patience, seed=args.seed)
     _, result = train_from_databases(args.databases, args.out, PRESETS[args.preset], settings,

@@ -16,20 +16,10 @@ from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.descriptors.settings import DescriptorSettings
 from ase_mlham.model.io import ModelFileError, save_model
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.testing import randomise
 from ase_mlham.model.settings import PRESETS, ModelSettings
 
 FORCE_TOLERANCE = 1e-5  # eV/A
-
-
-def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
-    """Reproducible random weights (as tests/model/conftest.py): every symmetry must hold for any weights."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
-        model.energy_head.projection.copy_(
-            torch.randn(model.energy_head.projection.shape, dtype=torch.float64, generator=generator) * 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from ase.build import molecule
 from ase.io import read
 
@@ -17,18 +16,8 @@ from ase_mlham.md import (CSV_COLUMNS, CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDS
                           read_observables, run_md)
 from ase_mlham.model.io import save_model
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.testing import randomise
 from ase_mlham.model.settings import PRESETS
-
-
-def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
-    """Reproducible random weights (as tests/model/conftest.py)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
-        model.energy_head.projection.copy_(
-            torch.randn(model.energy_head.projection.shape, dtype=torch.float64, generator=generator) * 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

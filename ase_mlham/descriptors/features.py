@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ase_mlham.validation import check_numbers_and_positions
+
 from .density import compressed_density_set, density_coefficients, density_set
 from .equivariants import EquivariantSet, tensor_product
 from .lode import lode_coefficients, lode_feature_set, lode_set
@@ -180,32 +182,13 @@ class FeatureCalculator:
         self._labels: dict | None = None
 
     def _validate(self, numbers, positions) -> np.ndarray:
-        if isinstance(numbers, torch.Tensor):
-            numbers = numbers.detach().cpu().numpy()
-        array = np.asarray(numbers)
-        if array.ndim != 1:
-            raise ValueError(f"numbers must be a 1-D sequence of atomic numbers, got shape {array.shape}")
-        if array.size and not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(f"numbers must hold integer atomic numbers, got dtype {array.dtype}")
-        if not isinstance(positions, torch.Tensor):
-            raise TypeError(
-                f"positions must be a torch.Tensor of shape (n_atoms, 3) in Angstrom, got {type(positions).__name__}"
-            )
-        if not positions.is_floating_point():
-            raise TypeError(f"positions must have a floating-point dtype, got {positions.dtype}")
-        if positions.shape != (len(array), 3):
-            raise ValueError(
-                f"positions must have shape (n_atoms, 3) = ({len(array)}, 3) to match numbers, "
-                f"got {tuple(positions.shape)}"
-            )
+        array = check_numbers_and_positions(numbers, positions)
         if len(array) == 0:
             raise ValueError("numbers must hold at least one atom, got none")
         unknown = sorted(set(array.tolist()) - set(self.settings.species))
         if unknown:
             raise ValueError(f"numbers contains species {unknown} outside settings.species={self.settings.species}")
-        if not bool(torch.isfinite(positions).all()):
-            raise ValueError("positions must be finite, got NaN or infinite values")
-        return array.astype(np.int64)
+        return array
 
     def from_atoms(self, atoms, dtype: torch.dtype = torch.float64) -> Features:
         """Features of an ``ase.Atoms`` (non-periodic); positions become a float64 tensor."""

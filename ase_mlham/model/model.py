@@ -18,7 +18,7 @@ from ase_mlham.descriptors.features import FeatureCalculator, Features
 from ase_mlham.electronic import number_of_occupied_orbitals
 from ase_mlham.model.blocks import assemble, block_keys, block_layout, block_samples
 from ase_mlham.model.heads import EnergyHead, HamiltonianHead
-from ase_mlham.model.inputs import (FeatureGroup, energy_invariants, feature_group, gate_group,
+from ase_mlham.model.inputs import (FeatureGroup, energy_invariants, feature_group,
                                     gather_group_inputs, unordered_pairs)
 from ase_mlham.model.settings import ModelSettings
 

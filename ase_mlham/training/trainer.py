@@ -39,8 +39,9 @@ class TrainingSettings:
 
     epochs: int = 300
     batch_size: int = 32
-    learning_rate: float = 3e-3
-    final_learning_rate: float = 3e-5
+    learning_rate: float = 1e-4  # Hamiltonian head: it starts from the ridge fit, so gently
+    energy_learning_rate: float = 1e-2  # energy head: starts from zero
+    final_learning_rate_ratio: float = 0.03  # end of the cosine schedule, relative to the start
     core_weight: float = 0.05
     force_weight: float = 1.0
     init: str = "adjusted"
@@ -54,7 +55,8 @@ class TrainingSettings:
         for name in ("epochs", "batch_size", "patience"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("learning_rate", "final_learning_rate", "core_weight", "force_weight"):
+        for name in ("learning_rate", "energy_learning_rate", "final_learning_rate_ratio", "core_weight",
+                     "force_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("validation_fraction", "test_fraction"):
@@ -162,8 +164,11 @@ def train(model: MLHamModel, train_batches: Sequence[Batch], validation_batches:
     states so far every ``checkpoint_every`` epochs and at the end.
     """
     rng = np.random.default_rng(settings.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    ratio = settings.final_learning_rate / settings.learning_rate
+    optimiser = torch.optim.Adam([
+        {"params": model.hamiltonian_head.parameters(), "lr": settings.learning_rate},
+        {"params": model.energy_head.parameters(), "lr": settings.energy_learning_rate},
+    ])
+    ratio = settings.final_learning_rate_ratio
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1.0))))
     best = {"hamiltonian": (math.inf, 0, None), "energy": (math.inf, 0, None)}

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from ase.build import molecule
 from ase.db import connect
 
 from ase_mlham.data.reference import ReferenceResult, ReferenceSettings

@@ -6,7 +6,7 @@ import torch
 from ase import Atoms
 from ase.build import molecule
 
-from ase_mlham.basis import P_CARTESIAN_TO_SPHERICAL, STO3G_SHELLS, ao_slices
+from ase_mlham.basis import STO3G_SHELLS, ao_slices
 from ase_mlham.descriptors.testing import random_rotation
 from ase_mlham.model.model import MLHamModel
 

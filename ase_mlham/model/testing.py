@@ -1,0 +1,31 @@
+"""Helpers for tests of code that needs a model: reproducible random weights.
+
+A model with random weights predicts nonsense spectra, but every symmetry
+(rotation, permutation, size consistency) and forces = -dE/dR must hold for
+any weights, which is what tests of the model, the calculator and the drivers check.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import PRESETS
+
+
+def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
+    """Give every parameter (zero at construction) and the energy projection reproducible
+    random values; returns the model in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
+        model.energy_head.projection.copy_(
+            0.1 * torch.randn(model.energy_head.projection.shape, dtype=model.energy_head.projection.dtype,
+                              generator=generator))
+    return model.eval()
+
+
+def random_tiny_model(seed: int = 0, scale: float = 0.3) -> MLHamModel:
+    """The ``tiny`` preset with random weights."""
+    return randomise(MLHamModel(PRESETS["tiny"]), seed, scale)
