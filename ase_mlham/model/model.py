@@ -144,13 +144,21 @@ class MLHamModel(nn.Module):
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
                 forces: bool = True) -> Prediction:
-        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``."""
-        positions = torch.as_tensor(np.asarray(positions) if not isinstance(positions, torch.Tensor) else positions,
-                                    dtype=self.energy_head.offsets.dtype)
-        positions = positions.detach().clone().requires_grad_(forces)
+        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``.
+
+        ``positions`` ``(n_atoms, 3)`` Angstrom (array or tensor; copied). The returned
+        tensors are detached from the graph (plain results).
+        """
+        if isinstance(positions, torch.Tensor):
+            positions = positions.detach().to(self.energy_head.offsets.dtype).clone()
+        else:
+            positions = torch.tensor(np.array(positions, dtype=np.float64), dtype=self.energy_head.offsets.dtype)
+        positions.requires_grad_(forces)
         with torch.set_grad_enabled(forces):
             prediction = self(numbers, positions)
             if forces:
                 (gradient,) = torch.autograd.grad(prediction.energy, positions)
                 prediction.forces = -gradient
+        for name in ("energy", "atomic_energies", "hamiltonian", "orbital_energies"):
+            setattr(prediction, name, getattr(prediction, name).detach())
         return prediction
