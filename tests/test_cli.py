@@ -3,15 +3,17 @@
 import subprocess
 import sys
 
+import pytest
+
 from ase_mlham.cli import build_parser
 
 
-def test_generate_help_documents_every_option():
-    parser = build_parser()
-    generate = parser._subparsers._group_actions[0].choices["generate"]
-    help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "generate", "--help"],
+@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "md"])
+def test_help_documents_every_option(command):
+    subcommand = build_parser()._subparsers._group_actions[0].choices[command]
+    help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", command, "--help"],
                                capture_output=True, text=True, check=True).stdout
-    for action in generate._actions:
+    for action in subcommand._actions:
         if action.dest == "help":
             continue
         assert action.help, f"option {action.dest} has no help"

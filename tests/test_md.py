@@ -2,8 +2,6 @@
 
 import csv
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,7 @@ import pytest
 from ase.build import molecule
 from ase.io import read
 
-from ase_mlham.cli import build_parser, main
+from ase_mlham.cli import main
 from ase_mlham.md import (CSV_COLUMNS, CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings, energy_drift,
                           read_observables, run_md)
 from ase_mlham.model.io import save_model
@@ -114,15 +112,3 @@ def test_mlham_md_reports_errors(tiny_model_file, tmp_path, capsys):
     assert main(["md", "H2O", "--out", out, "--model", str(tmp_path / "missing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not Path(out).exists()
-
-
-def test_md_help_documents_every_option():
-    md = build_parser()._subparsers._group_actions[0].choices["md"]
-    help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "md", "--help"],
-                               capture_output=True, text=True, check=True).stdout
-    for action in md._actions:
-        if action.dest == "help":
-            continue
-        assert action.help, f"option {action.dest} has no help"
-        for flag in action.option_strings:
-            assert flag in help_text
