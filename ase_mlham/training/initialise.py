@@ -27,7 +27,12 @@ INIT_TARGETS = ("adjusted", "sto3g", "none")
 
 
 def fit_feature_scales(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
-    """Per-feature RMS of every group over the training frames (buffers of the Hamiltonian head)."""
+    """One RMS per feature group over the training frames (a buffer of the Hamiltonian head).
+
+    A single scale per group, not per feature: scaling each feature to unit RMS
+    would blow up features that are rare in training (an unusual neighbour
+    channel), and a molecule where they are common then gets huge block values.
+    """
     head = model.hamiltonian_head
     squares: dict = {}
     counts: dict = {}
@@ -36,8 +41,8 @@ def fit_feature_scales(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
             squares[group] = squares.get(group, 0.0) + (inputs.features**2).sum(dim=(0, 1))
             counts[group] = counts.get(group, 0) + inputs.features.shape[0] * inputs.features.shape[1]
     for group in squares:
-        rms = torch.sqrt(squares[group] / counts[group])
-        head.scale(group).copy_(torch.where(rms > 1e-12, rms, torch.ones_like(rms)))
+        rms = float(torch.sqrt(squares[group].sum() / (counts[group] * len(squares[group]))))
+        head.scale(group).fill_(rms if rms > 1e-12 else 1.0)
 
 
 def fit_gates(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
