@@ -87,12 +87,4 @@ def frame_ids(frames: Sequence[ReferenceFrame]) -> list[str]:
 def select_frames(frames: Sequence[ReferenceFrame], ids: Sequence[str]) -> list[ReferenceFrame]:
     """The frames whose identifier is in ``ids``."""
     wanted = set(ids)
-    return [f for f in frames if f"{f.molecule}/{f.frame}" in wanted]
-
-
-def summary_numbers(evaluation: Evaluation, method: str = MODEL) -> dict[str, float | None]:
-    """The headline MAEs of a method: gap, occupied valence, window (eV), energy (eV/molecule), forces (eV/A)."""
-    stats = evaluation.overall[method].summary()
-    return {group: stats[group].mae for group in
-            ("core", "occupied_valence", "homo", "lumo", "gap", "window", "energy", "forces")}
-
+    return [f for f, name in zip(frames, frame_ids(frames)) if name in wanted]

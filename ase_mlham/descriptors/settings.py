@@ -103,26 +103,11 @@ class DescriptorSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.compressed_max_radial > self.max_radial:
-            raise ValueError(
-                f"compressed_max_radial must not exceed max_radial={self.max_radial}, "
-                f"got {self.compressed_max_radial!r}"
-            )
-        if self.decorated_max_radial > self.max_radial:
-            raise ValueError(
-                f"decorated_max_radial must not exceed max_radial={self.max_radial}, "
-                f"got {self.decorated_max_radial!r}"
-            )
-        if self.decorated_max_angular > self.max_angular:
-            raise ValueError(
-                f"decorated_max_angular must not exceed max_angular={self.max_angular}, "
-                f"got {self.decorated_max_angular!r}"
-            )
-        if self.compressed_max_angular > self.max_angular:
-            raise ValueError(
-                f"compressed_max_angular must not exceed max_angular={self.max_angular}, "
-                f"got {self.compressed_max_angular!r}"
-            )
+        for name, bound in (("compressed_max_radial", "max_radial"), ("decorated_max_radial", "max_radial"),
+                            ("decorated_max_angular", "max_angular"), ("compressed_max_angular", "max_angular")):
+            if getattr(self, name) > getattr(self, bound):
+                raise ValueError(f"{name} must not exceed {bound}={getattr(self, bound)}, "
+                                 f"got {getattr(self, name)!r}")
 
     @property
     def max_cutoff(self) -> float:

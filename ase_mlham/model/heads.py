@@ -103,11 +103,13 @@ class HamiltonianHead(nn.Module):
             if group not in inputs:
                 continue
             if group not in scaled:
-                features, invariants = inputs[group]
-                scaled[group] = features / self.scale(group)
-                gate_key = gate_group(key)
-                gates[group] = self.gate(gate_key)(invariants)
-            values[key] = self.heads[key_name(key)](scaled[group], gates[group])
+                scaled[group] = inputs[group].features / self.scale(group)
+            # All feature groups of one gate group share samples and order (same kind and
+            # species), so each gate is evaluated once, not once per lambda.
+            gate_key = gate_group(key)
+            if gate_key not in gates:
+                gates[gate_key] = self.gate(gate_key)(inputs[group].invariants)
+            values[key] = self.heads[key_name(key)](scaled[group], gates[gate_key])
         return values
 
 
