@@ -12,10 +12,11 @@ embedding shared by the keys of a species (pair). Multiplying equivariants by
 invariants keeps the result equivariant; pair features vanish at the pair
 cutoff, so the predicted off-site blocks do too (no bias there).
 
-Energy head: :math:`E = \sum_i [\epsilon_{Z_i} + \mathrm{MLP}_{Z_i}(P_{Z_i}^T (f_i - m_{Z_i}))]`
-with per-species offsets :math:`\epsilon_Z` (least squares on composition),
-a fixed projection :math:`P` (PCA of standardised training invariants) and a
-per-species MLP. Energies in eV.
+Energy head: with standardised invariants :math:`x_i = (f_i - m_{Z_i}) / s_{Z_i}`,
+:math:`E = \sum_i [\epsilon_{Z_i} + w_{Z_i} \cdot x_i + \mathrm{MLP}_{Z_i}(x_i)]`:
+per-species offsets :math:`\epsilon_Z` and linear weights :math:`w_Z` from one
+closed-form least-squares fit to training energies and forces, and a per-species
+MLP trained on what the linear term misses. Energies in eV.
 """
 
 from __future__ import annotations
@@ -114,20 +115,27 @@ class HamiltonianHead(nn.Module):
 
 
 class EnergyHead(nn.Module):
-    """Per-species atomic energies (eV) from invariants."""
+    """Per-species atomic energies (eV) from invariants: offset + linear term + MLP correction.
 
-    def __init__(self, species: tuple[int, ...], n_invariants: int, n_projection: int,
-                 hidden: tuple[int, ...]) -> None:
+    Buffers (fitted in closed form before training, fixed afterwards): ``offsets``
+    ``(n_species,)`` eV, ``mean`` ``(n_species, n_invariants)``, ``scale``
+    ``(n_species,)`` (one RMS of the centred invariants per species: per-feature
+    scales would inflate features that barely vary in training and extrapolate
+    badly), ``linear`` ``(n_species, n_invariants)`` eV. The MLPs (last layer
+    zero at construction) are the trained part.
+    """
+
+    def __init__(self, species: tuple[int, ...], n_invariants: int, hidden: tuple[int, ...]) -> None:
         super().__init__()
         self.species = tuple(int(z) for z in species)
-        self.register_buffer("offsets", torch.zeros(len(self.species), dtype=DTYPE))  # eV per atom
-        self.register_buffer("mean", torch.zeros(len(self.species), n_invariants, dtype=DTYPE))
-        projection = torch.zeros(len(self.species), n_invariants, n_projection, dtype=DTYPE)
-        projection[:, :n_projection, :] = torch.eye(min(n_invariants, n_projection), n_projection, dtype=DTYPE)
-        self.register_buffer("projection", projection)
+        n_species = len(self.species)
+        self.register_buffer("offsets", torch.zeros(n_species, dtype=DTYPE))
+        self.register_buffer("mean", torch.zeros(n_species, n_invariants, dtype=DTYPE))
+        self.register_buffer("scale", torch.ones(n_species, dtype=DTYPE))
+        self.register_buffer("linear", torch.zeros(n_species, n_invariants, dtype=DTYPE))
         self.networks = nn.ModuleList()
         for _ in self.species:
-            layers, width = [], n_projection
+            layers, width = [], n_invariants
             for size in hidden:
                 layers += [nn.Linear(width, size, dtype=DTYPE), nn.SiLU()]
                 width = size
@@ -136,20 +144,16 @@ class EnergyHead(nn.Module):
             nn.init.zeros_(last.bias)
             self.networks.append(nn.Sequential(*layers, last))
 
-    def projected(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
-        """Standardised, projected invariants ``(n_atoms, n_projection)``."""
-        centred = invariants - self.mean[species_index]
-        return torch.einsum("af,afp->ap", centred, self.projection[species_index])
-
-    def atomic_energies(self, projected: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
-        """Atomic energies ``(n_atoms,)`` in eV from projected invariants."""
-        learned = torch.zeros(len(species_index), dtype=projected.dtype, device=projected.device)
-        for s, network in enumerate(self.networks):
-            atoms = torch.nonzero(species_index == s)[:, 0]
-            if len(atoms):
-                learned = learned.index_put((atoms,), network(projected[atoms])[:, 0])
-        return self.offsets[species_index] + learned
+    def standardised(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Centred invariants divided by their species' RMS, ``(n_atoms, n_invariants)``."""
+        return (invariants - self.mean[species_index]) / self.scale[species_index, None]
 
     def forward(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
         """``(n_atoms, n_invariants)`` -> atomic energies ``(n_atoms,)``, eV."""
-        return self.atomic_energies(self.projected(invariants, species_index), species_index)
+        x = self.standardised(invariants, species_index)
+        learned = (x * self.linear[species_index]).sum(1)
+        for s, network in enumerate(self.networks):
+            atoms = torch.nonzero(species_index == s)[:, 0]
+            if len(atoms):
+                learned = learned.index_add(0, atoms, network(x[atoms])[:, 0])
+        return self.offsets[species_index] + learned

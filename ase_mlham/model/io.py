@@ -20,7 +20,7 @@ from ase_mlham.model.settings import ModelSettings
 #: Identifies an ase-mlham model file.
 FORMAT_NAME = "ase-mlham-model"
 #: Bumped whenever the file layout or the architecture changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: energy head of linear term + MLP on all invariants (was a PCA projection)
 
 
 class ModelFileError(ValueError):

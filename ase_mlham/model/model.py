@@ -81,8 +81,7 @@ class MLHamModel(nn.Module):
         self.group_sizes = dict(group_sizes)
         self.n_energy_invariants = int(n_energy_invariants)
         self.hamiltonian_head = HamiltonianHead(self.keys, self.group_sizes, settings.gate_channels)
-        self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_projection,
-                                      settings.energy_hidden)
+        self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_hidden)
         self._species_lookup = {z: k for k, z in enumerate(self.species)}
 
     def _probe_sizes(self) -> tuple[dict[FeatureGroup, tuple[int, int]], int]:

@@ -18,24 +18,20 @@ class ModelSettings:
         Feature hyper-parameters (cutoffs in Angstrom, basis sizes).
     gate_channels
         Invariant channels gating the nonlinear correction of each Hamiltonian block.
-    energy_projection
-        Dimensions of the fixed (PCA) projection of the invariants fed to the energy MLP.
     energy_hidden
         Hidden layer widths of the per-species atomic-energy MLP.
     """
 
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
     gate_channels: int = 4
-    energy_projection: int = 64
     energy_hidden: tuple[int, ...] = (32, 32)
 
     def __post_init__(self) -> None:
         if not isinstance(self.descriptor, DescriptorSettings):
             raise TypeError(f"descriptor must be a DescriptorSettings, got {type(self.descriptor).__name__}")
-        for name in ("gate_channels", "energy_projection"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        value = self.gate_channels
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"gate_channels must be a positive integer, got {value!r}")
         if not all(isinstance(w, int) and w > 0 for w in self.energy_hidden):
             raise ValueError(f"energy_hidden must hold positive integers, got {self.energy_hidden!r}")
 
@@ -65,10 +61,10 @@ PRESETS: dict[str, ModelSettings] = {
         descriptor=DescriptorSettings(max_radial=4, max_angular=3, pair_max_radial=3, compressed_max_radial=2,
                                       compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2,
                                       lode_cutoff=LODE_RANGE),
-        gate_channels=4, energy_projection=32, energy_hidden=(32, 32)),
+        gate_channels=4, energy_hidden=(64, 64)),
     "tiny": ModelSettings(
         descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
                                       compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1,
                                       lode_cutoff=LODE_RANGE),
-        gate_channels=2, energy_projection=4, energy_hidden=(8,)),
+        gate_channels=2, energy_hidden=(8,)),
 }

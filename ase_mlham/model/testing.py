@@ -14,15 +14,14 @@ from ase_mlham.model.settings import PRESETS
 
 
 def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamModel:
-    """Give every parameter (zero at construction) and the energy projection reproducible
-    random values; returns the model in eval mode."""
+    """Give every parameter (zero at construction) and the energy head's linear weights
+    reproducible random values; returns the model in eval mode."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
-        model.energy_head.projection.copy_(
-            0.1 * torch.randn(model.energy_head.projection.shape, dtype=model.energy_head.projection.dtype,
-                              generator=generator))
+        linear = model.energy_head.linear
+        linear.copy_(0.1 * torch.randn(linear.shape, dtype=linear.dtype, generator=generator))
     return model.eval()
 
 

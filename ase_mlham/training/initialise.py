@@ -62,31 +62,51 @@ def fit_gates(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
         module.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
 
-def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
-    """Per-species energy offsets (least squares on composition) and the whitened PCA projection."""
+def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisation: float = 1e-10) -> None:
+    """Closed-form start of the energy head from training energies and forces.
+
+    Sets, per species, the mean and the single RMS of the invariants, then the
+    offsets and linear weights by least squares on every training energy (eV)
+    and force component (eV/Angstrom, through ``item.jacobian``, which must be
+    set). ``regularisation`` (relative to the mean diagonal of the normal
+    matrix) damps the linear weights only; the MLPs, zero at this point, then
+    learn what the linear term misses.
+    """
     head = model.energy_head
-    n_species = len(model.species)
-    composition = np.zeros((len(items), n_species))
-    for row, item in enumerate(items):
-        composition[row] = np.bincount(item.species_index.numpy(), minlength=n_species)
-    energies = np.array([item.frame.energy for item in items])
-    present = composition.sum(0) > 0
-    offsets = np.zeros(n_species)
-    offsets[present] = np.linalg.lstsq(composition[:, present], energies, rcond=None)[0]
-    head.offsets.copy_(torch.as_tensor(offsets))
-    k = head.projection.shape[2]
+    n_species, n_invariants = head.mean.shape
     for s in range(n_species):
         invariants = torch.cat([item.invariants[item.species_index == s] for item in items])
-        if len(invariants) < 2:
+        if len(invariants) == 0:
             continue
         mean = invariants.mean(0)
-        _, singular, vh = torch.linalg.svd(invariants - mean, full_matrices=False)
-        keep = min(k, int((singular > 1e-10 * singular[0]).sum()))
-        # whitened: each projected coordinate has unit variance over the training atoms
-        projection = torch.zeros_like(head.projection[s])
-        projection[:, :keep] = vh[:keep].T * (np.sqrt(len(invariants) - 1) / singular[:keep])
+        rms = float(((invariants - mean) ** 2).sum(1).mean().sqrt())
         head.mean[s].copy_(mean)
-        head.projection[s].copy_(projection)
+        head.scale[s] = rms if rms > 1e-12 else 1.0
+    n_weights = n_species * n_invariants
+    normal = torch.zeros(n_weights + n_species, n_weights + n_species, dtype=torch.float64)
+    moment = torch.zeros(n_weights + n_species, dtype=torch.float64)
+    for item in items:
+        if item.jacobian is None:
+            raise ValueError("fit_energy_head needs the invariant Jacobians (training.prepare.invariant_jacobian)")
+        species_index, n_atoms = item.species_index, len(item.species_index)
+        onehot = torch.nn.functional.one_hot(species_index, n_species).to(torch.float64)
+        standardised = head.standardised(item.invariants, species_index)
+        jacobian = item.jacobian / head.scale[species_index, None, None, None]
+        energy_row = torch.cat([torch.einsum("as,af->sf", onehot, standardised).reshape(-1), onehot.sum(0)])
+        force_rows = torch.cat([
+            -torch.einsum("as,afbx->bxsf", onehot, jacobian).reshape(3 * n_atoms, n_weights),
+            torch.zeros(3 * n_atoms, n_species, dtype=torch.float64)], dim=1)
+        normal += torch.outer(energy_row, energy_row) + force_rows.T @ force_rows
+        forces = torch.tensor(item.frame.forces, dtype=torch.float64).reshape(-1)
+        moment += energy_row * item.frame.energy + force_rows.T @ forces
+    penalty = torch.zeros(n_weights + n_species, dtype=torch.float64)
+    penalty[:n_weights] = regularisation * torch.diagonal(normal)[:n_weights].mean().clamp_min(1e-12)
+    # species absent from training: their columns are zero; pin their weights and offsets at 0
+    absent = torch.diagonal(normal) == 0
+    penalty[absent] = 1.0
+    solution = torch.linalg.solve(normal + torch.diag(penalty), moment)
+    head.linear.copy_(solution[:n_weights].reshape(n_species, n_invariants))
+    head.offsets.copy_(solution[n_weights:])
 
 
 def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:

@@ -4,10 +4,11 @@ Descriptors do not change during training, so they are computed once:
 
 * the Hamiltonian head's inputs (features and gate invariants per feature group,
   no gradients: the eigenvalue loss does not involve positions);
-* the energy head's projected invariants ``p`` ``(n_atoms, k)`` and their
-  Jacobian :math:`\\partial p / \\partial R` ``(n_atoms, k, n_atoms, 3)``, so that
-  forces of any energy MLP are :math:`F = -\\sum_a J_a^T\\, \\partial E / \\partial p_a`
-  without re-running the descriptor.
+* the energy head's invariants ``f`` ``(n_atoms, n_invariants)`` and their
+  Jacobian :math:`\\partial f / \\partial R` ``(n_atoms, n_invariants, n_atoms, 3)``
+  (forward mode: 3 n_atoms directional derivatives), so that forces of any energy
+  head are :math:`F = -\\sum_a J_a^T\\, \\partial E / \\partial f_a` without
+  re-running the descriptor.
 
 Frames are grouped into fixed batches; each batch holds concatenated inputs in
 the order of its :class:`~ase_mlham.model.blocks.BlockLayout` and padded targets.
@@ -37,8 +38,7 @@ class FrameInputs:
     groups: dict[FeatureGroup, GroupInputs]
     invariants: torch.Tensor  # (n_atoms, n_invariants) energy-head input
     species_index: torch.Tensor  # (n_atoms,)
-    projected: torch.Tensor | None = None  # (n_atoms, k)
-    jacobian: torch.Tensor | None = None  # (n_atoms, k, n_atoms, 3)
+    jacobian: torch.Tensor | None = None  # (n_atoms, n_invariants, n_atoms, 3) 1/Angstrom
 
 
 def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
@@ -52,19 +52,16 @@ def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
     return FrameInputs(frame, pairs, groups, invariants, model.species_index(frame.numbers))
 
 
-def projected_jacobian(model: MLHamModel, inputs: FrameInputs) -> tuple[torch.Tensor, torch.Tensor]:
-    """Projected energy invariants ``(n_atoms, k)`` and their exact Jacobian ``(n_atoms, k, n_atoms, 3)``.
+def invariant_jacobian(model: MLHamModel, inputs: FrameInputs) -> torch.Tensor:
+    """Exact Jacobian of the energy invariants, ``(n_atoms, n_invariants, n_atoms, 3)`` per Angstrom.
 
-    Reverse mode, all ``n_atoms * k`` backward passes batched in one call
-    (through the invariant part of the descriptor only).
+    Forward mode: one directional derivative per Cartesian coordinate (3 n_atoms),
+    far fewer than the n_atoms * n_invariants backward passes of reverse mode.
     """
     frame = inputs.frame
-    positions = torch.tensor(frame.positions, dtype=torch.float64, requires_grad=True)
-    projected = model.energy_head.projected(model.energy_features(frame.numbers, positions), inputs.species_index)
-    n_atoms, k = projected.shape
-    outputs = torch.eye(n_atoms * k, dtype=projected.dtype).reshape(n_atoms * k, n_atoms, k)
-    (jacobian,) = torch.autograd.grad(projected, positions, grad_outputs=outputs, is_grads_batched=True)
-    return projected.detach(), jacobian.reshape(n_atoms, k, n_atoms, 3)
+    positions = torch.tensor(frame.positions, dtype=torch.float64)
+    return torch.autograd.functional.jacobian(
+        lambda r: model.energy_features(frame.numbers, r), positions, vectorize=True, strategy="forward-mode")
 
 
 def orbital_weights(frame: ReferenceFrame, core_weight: float) -> torch.Tensor:
@@ -87,11 +84,11 @@ class Batch:
     nocc: torch.Tensor  # (B,)
     energies: torch.Tensor  # (B,) eV
     n_atoms: torch.Tensor  # (B,)
-    projected: torch.Tensor  # (N, k) all atoms of the batch
+    invariants: torch.Tensor  # (N, n_invariants) all atoms of the batch
     species_index: torch.Tensor  # (N,)
     atom_frame: torch.Tensor  # (N,) frame of each atom
     atom_slot: torch.Tensor  # (N,) index of each atom within its frame
-    jacobian: torch.Tensor  # (B, a_max, k, a_max, 3)
+    jacobian: torch.Tensor  # (B, a_max, n_invariants, a_max, 3)
     forces: torch.Tensor  # (B, a_max, 3) eV/Angstrom, padded with 0
     atom_mask: torch.Tensor  # (B, a_max) bool
 
@@ -110,8 +107,8 @@ def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
     mask = torch.zeros(batch_size, n_max, dtype=torch.bool)
     weights = torch.zeros(batch_size, n_max, dtype=torch.float64)
     a_max = max(len(f.numbers) for f in frames)
-    k = items[0].projected.shape[1]
-    jacobian = torch.zeros(batch_size, a_max, k, a_max, 3, dtype=torch.float64)
+    n_invariants = items[0].invariants.shape[1]
+    jacobian = torch.zeros(batch_size, a_max, n_invariants, a_max, 3, dtype=torch.float64)
     forces = torch.zeros(batch_size, a_max, 3, dtype=torch.float64)
     atom_mask = torch.zeros(batch_size, a_max, dtype=torch.bool)
     for b, item in enumerate(items):
@@ -128,7 +125,7 @@ def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
         nocc=torch.tensor([f.nocc for f in frames]),
         energies=torch.tensor([f.energy for f in frames], dtype=torch.float64),
         n_atoms=n_atoms,
-        projected=torch.cat([item.projected for item in items]),
+        invariants=torch.cat([item.invariants for item in items]),
         species_index=torch.cat([item.species_index for item in items]),
         atom_frame=torch.repeat_interleave(torch.arange(batch_size), n_atoms),
         atom_slot=torch.cat([torch.arange(int(n)) for n in n_atoms]),

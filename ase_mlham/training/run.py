@@ -19,7 +19,7 @@ from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import ModelSettings
 from ase_mlham.progress import ProgressBar
 from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, ridge_initialise)
-from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, projected_jacobian
+from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, invariant_jacobian
 from ase_mlham.training.trainer import TrainingResult, TrainingSettings, train
 
 
@@ -43,10 +43,10 @@ def prepare_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame], label: s
 
 
 def add_jacobians(model: MLHamModel, items: Sequence[FrameInputs], label: str, show_progress: bool) -> None:
-    """Projected energy invariants and their Jacobians (after the projection has been fitted)."""
+    """Jacobians of every frame's energy invariants (for the force loss)."""
     bar = ProgressBar(len(items), f"energy Jacobians ({label})", enabled=show_progress)
     for item in items:
-        item.projected, item.jacobian = projected_jacobian(model, item)
+        item.jacobian = invariant_jacobian(model, item)
         bar.update(1)
 
 
@@ -61,10 +61,10 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     validation_items = prepare_inputs(model, validation_frames, "validation", show_progress)
     fit_feature_scales(model, train_items)
     fit_gates(model, train_items)
-    fit_energy_head(model, train_items)
     ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation)
     add_jacobians(model, train_items, "train", show_progress)
     add_jacobians(model, validation_items, "validation", show_progress)
+    fit_energy_head(model, train_items, settings.energy_ridge_regularisation)
     rng = np.random.default_rng(settings.seed)
     train_batches = fixed_batches(train_items, settings.batch_size, settings.core_weight, rng)
     validation_batches = fixed_batches(validation_items, settings.batch_size, settings.core_weight, rng)

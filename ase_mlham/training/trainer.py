@@ -40,12 +40,13 @@ class TrainingSettings:
     epochs: int = 300
     batch_size: int = 32
     learning_rate: float = 1e-4  # Hamiltonian head: it starts from the ridge fit, so gently
-    energy_learning_rate: float = 1e-2  # energy head: starts from zero
+    energy_learning_rate: float = 1e-3  # energy MLPs: start from zero, on top of the closed-form linear term
     final_learning_rate_ratio: float = 0.03  # end of the cosine schedule, relative to the start
     core_weight: float = 0.05
     force_weight: float = 1.0
     init: str = "adjusted"
     ridge_regularisation: float = 1e-6
+    energy_ridge_regularisation: float = 1e-10  # linear term of the energy head (relative)
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     patience: int = 60
@@ -56,7 +57,7 @@ class TrainingSettings:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("learning_rate", "energy_learning_rate", "final_learning_rate_ratio", "core_weight",
-                     "force_weight"):
+                     "force_weight", "energy_ridge_regularisation"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("validation_fraction", "test_fraction"):
@@ -85,11 +86,11 @@ def predicted_orbital_energies(model: MLHamModel, batch: Batch) -> torch.Tensor:
 def predicted_energies_forces(model: MLHamModel, batch: Batch, create_graph: bool
                               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Energies ``(B,)`` eV and padded forces ``(B, a_max, 3)`` eV/Angstrom from the fixed Jacobians."""
-    projected = batch.projected.detach().requires_grad_(True)
+    invariants = batch.invariants.detach().requires_grad_(True)
     with torch.enable_grad():
-        atomic = model.energy_head.atomic_energies(projected, batch.species_index)
+        atomic = model.energy_head(invariants, batch.species_index)
         energies = torch.zeros(len(batch.frames), dtype=atomic.dtype).index_add(0, batch.atom_frame, atomic)
-        (gradient,) = torch.autograd.grad(energies.sum(), projected, create_graph=create_graph)
+        (gradient,) = torch.autograd.grad(energies.sum(), invariants, create_graph=create_graph)
     padded = torch.zeros(batch.jacobian.shape[:3], dtype=gradient.dtype)
     padded = padded.index_put((batch.atom_frame, batch.atom_slot), gradient)
     forces = -torch.einsum("bak,bakcx->bcx", padded, batch.jacobian)

@@ -1,5 +1,7 @@
 """Training a tiny model for a few epochs on a handful of shared frames."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -7,8 +9,8 @@ import torch
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.blocks import hamiltonian_to_blocks
 from ase_mlham.model.io import load_model
-from ase_mlham.training.initialise import ridge_target
-from ase_mlham.training.prepare import frame_inputs, projected_jacobian
+from ase_mlham.training.initialise import fit_energy_head, ridge_target
+from ase_mlham.training.prepare import frame_inputs, invariant_jacobian
 from ase_mlham.training.run import build_model, fit_model
 from ase_mlham.training.trainer import TrainingSettings
 
@@ -54,16 +56,38 @@ def test_training_is_reproducible(small_frames):
 def test_jacobian_matches_finite_differences(small_frames):
     model = build_model(TINY_SETTINGS, seed=0)
     frame = small_frames[3]
-    item = frame_inputs(model, frame)
-    projected, jacobian = projected_jacobian(model, item)
+    jacobian = invariant_jacobian(model, frame_inputs(model, frame))
     step = 1e-5
     positions = torch.tensor(frame.positions)
     shift = torch.zeros_like(positions)
     shift[1, 2] = step
-    species = item.species_index
-    plus = model.energy_head.projected(model.energy_features(frame.numbers, positions + shift), species)
-    minus = model.energy_head.projected(model.energy_features(frame.numbers, positions - shift), species)
+    plus = model.energy_features(frame.numbers, positions + shift)
+    minus = model.energy_features(frame.numbers, positions - shift)
     assert torch.allclose((plus - minus) / (2 * step), jacobian[:, :, 1, 2], atol=1e-7)
+
+
+def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames):
+    """Energies and forces of a model whose energy is linear in the invariants are fitted exactly."""
+    teacher = build_model(TINY_SETTINGS, seed=0)
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        teacher.energy_head.linear.copy_(0.1 * torch.randn(teacher.energy_head.linear.shape, generator=generator,
+                                                           dtype=torch.float64))
+        teacher.energy_head.offsets.copy_(torch.tensor([-13.6, -1030.0, -1480.0, -2040.0], dtype=torch.float64))
+    frames = []
+    for frame in small_frames:
+        prediction = teacher.predict(frame.numbers, frame.positions)
+        frames.append(dataclasses.replace(frame, energy=float(prediction.energy),
+                                          forces=prediction.forces.numpy().copy()))
+    student = build_model(TINY_SETTINGS, seed=1)
+    items = [frame_inputs(student, frame) for frame in frames]
+    for item in items:
+        item.jacobian = invariant_jacobian(student, item)
+    fit_energy_head(student, items, regularisation=1e-14)
+    for frame in frames:
+        prediction = student.predict(frame.numbers, frame.positions)
+        assert abs(float(prediction.energy) - frame.energy) < 1e-6
+        assert np.allclose(prediction.forces.numpy(), frame.forces, atol=1e-6)
 
 
 def test_adjusted_ridge_target_has_the_reference_spectrum(small_frames):

@@ -1,0 +1,1 @@
+"""Reference data: molecules, configuration sampling, PySCF references, the database schema and reader."""
