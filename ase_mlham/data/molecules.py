@@ -32,6 +32,19 @@ class StartingStructure:
     smiles: str | None = None
 
 
+#: Everyday names of molecules of ASE's G2 collection (name -> G2 key), so that
+#: ``mlham md benzene`` works as well as ``mlham md C6H6``.
+COMMON_NAMES = {
+    "water": "H2O", "ammonia": "NH3", "methane": "CH4", "ethane": "C2H6", "propane": "C3H8",
+    "butane": "trans-butane", "ethylene": "C2H4", "acetylene": "C2H2", "benzene": "C6H6",
+    "pyridine": "C5H5N", "pyrrole": "C4H4NH", "furan": "C4H4O", "formaldehyde": "H2CO",
+    "acetaldehyde": "CH3CHO", "acetone": "CH3COCH3", "methanol": "CH3OH", "ethanol": "CH3CH2OH",
+    "formic acid": "HCOOH", "acetic acid": "CH3COOH", "hydrogen cyanide": "HCN", "acetonitrile": "CH3CN",
+    "carbon dioxide": "CO2", "hydrogen peroxide": "H2O2", "hydrazine": "N2H4", "methylamine": "H3CNH2",
+    "glyoxal": "OCHCHO", "ketene": "H2CCO", "acrylonitrile": "H2CCHCN", "dimethyl ether": "CH3OCH3",
+}
+
+
 def _looks_like_smiles(spec: str) -> bool:
     # G2 names never contain these characters, SMILES of anything larger than
     # one heavy atom almost always does; "smiles:" forces the interpretation.
@@ -43,7 +56,8 @@ def resolve_structure(spec: str, name: str | None = None, seed: int = 0) -> Star
 
     ``spec`` is, tried in this order: an existing file readable by ``ase.io``
     (xyz, extxyz, ...), ``smiles:<SMILES>``, a name of ASE's G2 collection
-    (``ase.build.molecule``), or a SMILES string (needs RDKit).
+    (``ase.build.molecule``) or its everyday name (:data:`COMMON_NAMES`, any
+    case), or a SMILES string (needs RDKit).
     """
     from ase.collections import g2
 
@@ -59,16 +73,17 @@ def resolve_structure(spec: str, name: str | None = None, seed: int = 0) -> Star
     elif spec.startswith("smiles:"):
         smiles = spec[len("smiles:"):]
         structure = StartingStructure(name or smiles, atoms_from_smiles(smiles, seed), smiles)
-    elif spec in g2.names:
+    elif spec in g2.names or spec.lower() in COMMON_NAMES:
         from ase.build import molecule
 
-        structure = StartingStructure(name or spec, molecule(spec))
+        structure = StartingStructure(name or spec, molecule(COMMON_NAMES.get(spec.lower(), spec)))
     elif _looks_like_smiles(spec):
         structure = StartingStructure(name or spec, atoms_from_smiles(spec, seed), spec)
     else:
         raise ValueError(
             f"unknown molecule {spec!r}: not a file, not a name of ASE's G2 collection "
-            f"(e.g. H2O, C6H6, CH3CHO; see ase.collections.g2.names) and not a SMILES "
+            f"(e.g. H2O, C6H6, CH3CHO; see ase.collections.g2.names) or an everyday name of one "
+            f"(benzene, water, ...), and not a SMILES "
             f"string (prefix it with 'smiles:' to force that reading)"
         )
     check_molecule(structure.atoms, label=structure.name)

@@ -15,6 +15,22 @@ def test_g2_name():
     assert structure.atoms.get_chemical_formula() == "H2O"
 
 
+@pytest.mark.parametrize("spec", ["benzene", "Benzene"])
+def test_everyday_name_of_a_g2_molecule(spec):
+    structure = resolve_structure(spec)
+    assert structure.name == spec
+    assert np.allclose(structure.atoms.positions, molecule("C6H6").positions)
+
+
+def test_everyday_names_point_into_g2():
+    from ase.collections import g2
+
+    from ase_mlham.data.molecules import COMMON_NAMES
+
+    assert set(COMMON_NAMES.values()) <= set(g2.names)
+    assert all(name == name.lower() for name in COMMON_NAMES)
+
+
 def test_xyz_file_name_is_stem(tmp_path):
     path = tmp_path / "ethanol.xyz"
     write(path, molecule("CH3CH2OH"))

@@ -1,0 +1,27 @@
+"""Model card: built from the model file's metadata and `mlham evaluate --json` tables."""
+
+import json
+
+from ase_mlham.data.dataset import read_frames
+from ase_mlham.evaluation import evaluate
+from ase_mlham.model.card import main, sha256
+from ase_mlham.model.io import save_model
+
+
+def test_card_records_data_command_and_metrics(random_model, g2_db, tmp_path):
+    model_path = tmp_path / "tiny.pt"
+    save_model(random_model, model_path, {"command": "mlham train g2.db --out tiny.pt", "databases": ["g2.db"],
+                                          "splits": {"test": ["H2O/0"], "validation": ["H2O/1", "H2O/2"]}})
+    frames = read_frames(g2_db, molecule="H2O")[:1]
+    evaluation = evaluate(random_model, frames, baselines=False, show_progress=False).to_dict()
+    table = tmp_path / "g2.json"
+    table.write_text(json.dumps(evaluation))
+    out = tmp_path / "tiny.json"
+    assert main([str(model_path), "--evaluation", f"g2_test={table}", "--note", "tiny", "--out", str(out)]) == 0
+    card = json.loads(out.read_text())
+    assert card["sha256"] == sha256(model_path)
+    assert card["training"]["command"] == "mlham train g2.db --out tiny.pt"
+    assert card["splits"] == {"test": 1, "validation": 2}
+    gap = evaluation["overall"]["methods"]["model"]["gap"]["mae"]
+    assert card["targets"]["g2_test"]["gap"] == {"mae": gap, "target": 0.10, "met": gap <= 0.10}
+    assert "larger" not in card["targets"] and card["notes"] == ["tiny"]
