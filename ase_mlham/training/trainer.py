@@ -46,7 +46,9 @@ class TrainingSettings:
     force_weight: float = 1.0
     init: str = "adjusted"
     ridge_regularisation: float = 1e-6
-    energy_ridge_regularisation: float = 1e-10  # linear term of the energy head (relative)
+    # linear term of the energy head (relative): 1e-8 trades 16 meV/molecule in distribution for a
+    # 2.4x smaller energy error on larger molecules than 1e-10 (G2 split, see README)
+    energy_ridge_regularisation: float = 1e-8
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     patience: int = 60
