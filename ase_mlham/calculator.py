@@ -30,19 +30,31 @@ finds the HOMO-LUMO gap.
 The molecule is seen as one "k-point" and one spin channel: ASE's
 ``eigenvalues`` result has shape ``(1, 1, n_orbitals)`` and every orbital holds
 0 or 2 electrons.
+
+Excited states: the lowest ``n_excitations`` singlet excitation energies
+:math:`\omega_n` (eV) and oscillator strengths :math:`f_n` come from the
+simplified Tamm-Dancoff approximation on the orbitals of H'
+(:mod:`ase_mlham.excitations`, Grimme 2013, with :math:`a_x = 0.20` for B3LYP):
+the TDA matrix :math:`A'_{ia,jb} = \delta_{ij}\delta_{ab}(\varepsilon_a - \varepsilon_i)
++ 2(ia|jb)' - (ij|ab)'` with two-electron integrals from Löwdin transition
+charges and damped Coulomb interactions, and transition dipoles from the analytic
+STO-3G dipole integrals, :math:`f_n = \tfrac23 \omega_n |\boldsymbol\mu_n|^2`
+(atomic units).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from ase_mlham.excitations import STDASettings
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
 
@@ -113,6 +125,13 @@ class MLHamCalculator(Calculator):
     dtype
         ``"float64"`` (default; needed for energy conservation in MD) or ``"float32"``.
         Results are always returned as float64 NumPy arrays.
+    n_excitations
+        Number of lowest singlet excitations computed by sTDA at every geometry
+        (default 10); 0 switches them off.
+    stda_settings
+        :class:`~ase_mlham.excitations.STDASettings` for the excitations (CSF
+        selection, ``a_x``); its ``n_states`` is replaced by ``n_excitations``.
+        Default: ``STDASettings()`` (``a_x`` = 0.20, B3LYP).
     label, atoms
         As for every ASE calculator.
 
@@ -126,8 +145,11 @@ class MLHamCalculator(Calculator):
     ``(n_orbitals, n_orbitals)``), ``overlap`` (analytic STO-3G S, dimensionless)
     and ``orbital_coefficients`` (eigenvectors of H', column k is orbital k,
     Löwdin basis; the sign of each column, and the basis within a degenerate
-    level, is arbitrary). ASE file writers keep only the standard results; log the
-    orbital quantities separately (see :mod:`ase_mlham.md`).
+    level, is arbitrary). With ``n_excitations > 0`` also ``excitation_energies``
+    ``(n,)`` eV ascending and ``oscillator_strengths`` ``(n,)`` (dimensionless),
+    ``n = min(n_excitations, number of single excitations)``; with 0, asking for
+    them raises ``PropertyNotImplementedError``. ASE file writers keep only the
+    standard results; log the orbital quantities separately (see :mod:`ase_mlham.md`).
 
     Inputs are checked before the model runs: unknown elements, charged
     (``atoms.info["charge"]``) or open-shell molecules (odd electron count,
@@ -138,17 +160,28 @@ class MLHamCalculator(Calculator):
 
     implemented_properties = [
         "energy", "free_energy", "forces", "energies", "eigenvalues", "fermi_level", "homo_lumo_gap",
-        "hamiltonian", "overlap", "orbital_coefficients",
+        "hamiltonian", "overlap", "orbital_coefficients", "excitation_energies", "oscillator_strengths",
     ]
 
+    #: The results that exist only with ``n_excitations > 0``.
+    excitation_properties = ("excitation_energies", "oscillator_strengths")
+
     def __init__(self, model: MLHamModel | str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 dtype: str | torch.dtype = "float64", label: str | None = None,
+                 dtype: str | torch.dtype = "float64", n_excitations: int = 10,
+                 stda_settings: STDASettings | None = None, label: str | None = None,
                  atoms: Atoms | None = None) -> None:
         try:
             self.device = torch.device(device)
         except (RuntimeError, TypeError) as err:
             raise ValueError(f"device must name a torch device such as 'cpu', got {device!r}: {err}") from None
         self.dtype = _resolve_dtype(dtype)
+        if not isinstance(n_excitations, (int, np.integer)) or isinstance(n_excitations, bool) or n_excitations < 0:
+            raise ValueError(f"n_excitations must be a non-negative integer (0: no excitations), got {n_excitations!r}")
+        if stda_settings is not None and not isinstance(stda_settings, STDASettings):
+            raise TypeError(f"stda_settings must be an STDASettings or None, got {type(stda_settings).__name__}")
+        self.n_excitations = int(n_excitations)
+        self.stda_settings = None if self.n_excitations == 0 else dataclasses.replace(
+            stda_settings or STDASettings(), n_states=self.n_excitations)
         self.model = _resolve_model(model, self.device, self.dtype)
         self.nocc: int | None = None
         Calculator.__init__(self, label=label, atoms=atoms)
@@ -183,6 +216,13 @@ class MLHamCalculator(Calculator):
         check_molecule(atoms, label=label, charge=charge, spin=spin)
 
     # ------------------------------------------------------------- calculation
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        """ASE's ``get_property``; excitation results raise at once when ``n_excitations`` is 0."""
+        if name in self.excitation_properties and self.n_excitations == 0:
+            raise PropertyNotImplementedError(
+                f"{name} is switched off: this calculator has n_excitations=0 (pass n_excitations > 0)")
+        return super().get_property(name, atoms, allow_calculation)
+
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
         """Fill every result in ``self.results`` from one model call (``properties`` is ignored)."""
         Calculator.calculate(self, atoms, properties, system_changes)
@@ -214,6 +254,15 @@ class MLHamCalculator(Calculator):
         homo, lumo = float(eigenvalues[nocc - 1]), float(eigenvalues[nocc])
         energy = float(prediction.energy.detach())
         self.nocc = nocc
+        excitations = {}
+        if self.stda_settings is not None:
+            from ase_mlham.excitations import stda_excitations
+
+            with torch.no_grad():
+                states = stda_excitations(orbitals.energies, orbitals.coefficients, numbers,
+                                          positions.detach().to(torch.float64), nocc, self.stda_settings)
+            excitations = {"excitation_energies": numpy(states.energies),
+                           "oscillator_strengths": numpy(states.oscillator_strengths)}
         return {
             "energy": energy,
             "free_energy": energy,
@@ -225,6 +274,7 @@ class MLHamCalculator(Calculator):
             "hamiltonian": numpy(hamiltonian),
             "overlap": numpy(overlap),
             "orbital_coefficients": numpy(orbitals.coefficients),
+            **excitations,
         }
 
     def _result(self, name: str):
@@ -323,6 +373,18 @@ class MLHamCalculator(Calculator):
         """Scalars for logging next to a trajectory: ``homo``, ``lumo``, ``homo_lumo_gap``, ``fermi_level`` (eV)."""
         homo, lumo = self.get_homo_lumo()
         return {"homo": homo, "lumo": lumo, "homo_lumo_gap": lumo - homo, "fermi_level": self.get_fermi_level()}
+
+    def get_excitations(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(excitation_energies, oscillator_strengths)``: eV ascending and dimensionless, ``(n,)`` each."""
+        return self._result("excitation_energies"), self._result("oscillator_strengths")
+
+    def excitation_summary(self) -> dict[str, float]:
+        """Scalars for logging: ``s1_eV`` (lowest excitation, eV) and ``s1_oscillator_strength``;
+        NaN when excitations are switched off."""
+        if self.n_excitations == 0:
+            return {"s1_eV": float("nan"), "s1_oscillator_strength": float("nan")}
+        energies, strengths = self.get_excitations()
+        return {"s1_eV": float(energies[0]), "s1_oscillator_strength": float(strengths[0])}
 
     @staticmethod
     def _check_channel(kpt: int, spin: int) -> None:

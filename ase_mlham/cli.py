@@ -1,4 +1,4 @@
-"""The ``mlham`` command line: ``mlham generate`` (more subcommands as they land)."""
+"""The ``mlham`` command line: ``mlham generate | train | evaluate | md | spectrum``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def _add_generate(subparsers) -> None:
                         help="SCF energy convergence threshold of the large-basis calculation, Hartree")
     parser.add_argument("--max-memory", type=int, default=reference.max_memory_mb,
                         help="PySCF memory limit per process, MB")
+    parser.add_argument("--excitations", type=int, default=reference.excitations, metavar="N",
+                        help="also compute the lowest N singlet excitations (TDA, energies in eV and oscillator "
+                             "strengths) with the large basis and with STO-3G into row.data (tda_*, sto3g_tda_*); "
+                             "0: none. Frames already in the database are not recomputed")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes computing references in parallel (threads are split among them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,6 +72,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     for option in ("frames", "stride", "workers"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option} must be at least 1, got {getattr(args, option)}")
+    if args.excitations < 0:
+        raise ValueError(f"--excitations must be 0 or more, got {args.excitations}")
     for option in ("temperature", "timestep", "conv_tol"):
         if not getattr(args, option) > 0:
             raise ValueError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
@@ -76,13 +82,17 @@ def _run_generate(args: argparse.Namespace) -> int:
     sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
                                 friction=args.friction, seed=args.seed, sampler=args.sampler)
     reference = ReferenceSettings(xc=args.xc, basis=args.basis, density_fit=not args.no_density_fit,
-                                  conv_tol=args.conv_tol, max_memory_mb=args.max_memory)
+                                  conv_tol=args.conv_tol, max_memory_mb=args.max_memory,
+                                  excitations=args.excitations)
     _check_pyscf_settings(reference)
     reports = generate(structures, args.db, args.frames, sampling, reference, args.workers,
                        show_progress=not args.quiet)
     for report in reports:
         print(f"{report.molecule}: {len(report.written)} written, {len(report.skipped)} already present, "
               f"{len(report.failed)} left out" + (f" (frames {sorted(report.failed)})" if report.failed else ""))
+        if report.lacking_excitations:
+            print(f"{report.molecule}: frames {report.lacking_excitations} were already present without "
+                  "excitations and were not recomputed (use another --db to get them)")
     return 0
 
 
@@ -219,7 +229,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_md(subparsers) -> None:
-    from ase_mlham.md import CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings
+    from ase_mlham.md import CSV_NAME, EXCITATION_CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings
 
     defaults = MDSettings()
     parser = subparsers.add_parser(
@@ -228,8 +238,9 @@ def _add_md(subparsers) -> None:
             "Run Langevin (or, with --nve, velocity-Verlet) molecular dynamics of MOLECULE with an ML "
             f"Hamiltonian model (default: the shipped model) and write to --out: {TRAJECTORY_NAME} "
             "(extxyz frames with energy, forces, momenta and HOMO/LUMO/gap in the frame info), "
-            f"{CSV_NAME} (per step: time, potential/kinetic/total energy, temperature, HOMO, LUMO, gap) "
-            f"and {PLOT_NAME} (gap and energies along the trajectory)."),
+            f"{CSV_NAME} (per step: time, potential/kinetic/total energy, temperature, HOMO, LUMO, gap, S1 and "
+            f"its oscillator strength), {EXCITATION_CSV_NAME} (every sTDA excitation per step, the input of "
+            f"`mlham spectrum`) and {PLOT_NAME} (gap, S1 and energies along the trajectory)."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("molecule", metavar="MOLECULE",
                         help="a G2 name (ase.build.molecule, e.g. H2O, C6H6), a structure file readable by "
@@ -248,6 +259,8 @@ def _add_md(subparsers) -> None:
                         help="random seed of the velocities and thermostat (and of SMILES embedding)")
     parser.add_argument("--interval", type=int, default=defaults.interval,
                         help="write every INTERVAL-th step to the trajectory (the CSV gets every step)")
+    parser.add_argument("--excitations", type=int, default=10, metavar="N",
+                        help="lowest singlet excitations computed by sTDA at every step (0: none, no S1 columns)")
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_md)
@@ -260,19 +273,73 @@ def _run_md(args: argparse.Namespace) -> int:
 
     settings = MDSettings(steps=args.steps, temperature=args.temperature, timestep=args.timestep,
                           friction=args.friction, nve=args.nve, seed=args.seed, interval=args.interval)
+    if args.excitations < 0:
+        raise ValueError(f"--excitations must be 0 or more, got {args.excitations}")
     structure = resolve_structure(args.molecule, seed=args.seed)
-    calculator = MLHamCalculator(args.model)
+    calculator = MLHamCalculator(args.model, n_excitations=args.excitations)
     result = run_md(structure.atoms, args.out, settings, calculator=calculator, show_progress=not args.quiet,
                     plot=not args.no_plot)
     gap = result.column("gap_eV")
     print(f"{structure.name}: {args.steps} steps of {'NVE' if args.nve else 'Langevin'} MD; "
           f"gap {gap.mean():.3f} +- {gap.std():.3f} eV (min {gap.min():.3f}, max {gap.max():.3f}); "
           f"mean temperature {result.column('temperature_K').mean():.1f} K")
+    if args.excitations:
+        s1, strength = result.column("s1_eV"), result.column("s1_oscillator_strength")
+        print(f"S1 {s1.mean():.3f} +- {s1.std():.3f} eV (min {s1.min():.3f}, max {s1.max():.3f}); "
+              f"mean oscillator strength {strength.mean():.4f}")
     if args.nve:
         drift = energy_drift(result.column("time_fs"), result.column("total_energy_eV"), len(structure.atoms))
         print(f"total-energy drift {drift:.3f} meV/atom/ps")
-    written = [result.trajectory, result.csv] + ([result.plot] if result.plot else [])
+    written = [result.trajectory, result.csv] + [path for path in (result.excitations_csv, result.plot) if path]
     print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _add_spectrum(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "spectrum", help="absorption spectrum of a trajectory from its sTDA excitations",
+        description=(
+            "Broaden the excitation sticks of every frame of INPUT with Gaussians and average them over the frames "
+            "into an absorption spectrum (molar absorption coefficient, L/(mol cm)) plotted as a PNG. INPUT is an "
+            "`mlham md` output folder (its excitations.csv, or the S1 columns of observables.csv), one of those CSV "
+            "files, or a structure file (extxyz, traj, ...) whose frames store excitation_energies and "
+            "oscillator_strengths or are recomputed with --model."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("input", metavar="INPUT", help="mlham md folder, its CSV file, or a structure file")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--width", type=float, default=0.3, help="full width at half maximum of each Gaussian, eV")
+    parser.add_argument("--model", help="recompute the excitations of a structure file (or of the folder's "
+                                        "trajectory.extxyz) with this model file")
+    parser.add_argument("--excitations", type=int, default=10, metavar="N",
+                        help="excitations per frame when recomputing with --model")
+    parser.add_argument("--range", type=float, nargs=2, metavar=("EMIN", "EMAX"),
+                        help="energy range of the spectrum, eV (default: around the sticks)")
+    parser.add_argument("--csv", help="also write the spectrum (energy, absorption coefficient) to this CSV file")
+    parser.set_defaults(run=_run_spectrum)
+
+
+def _run_spectrum(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ase_mlham.spectrum import broaden, plot_spectrum, read_sticks, write_spectrum_csv
+
+    if not args.width > 0:
+        raise ValueError(f"--width must be positive, got {args.width}")
+    grid = None
+    if args.range is not None:
+        low, high = args.range
+        if not high > low:
+            raise ValueError(f"--range needs EMIN < EMAX, got {low} {high}")
+        grid = np.linspace(low, high, 1000)
+    sticks = read_sticks(args.input, model=args.model, n_excitations=args.excitations)
+    spectrum = broaden(sticks, args.width, energies=grid)
+    plot_spectrum(spectrum, sticks, args.out)
+    if args.csv:
+        write_spectrum_csv(spectrum, args.csv)
+    peak = int(np.argmax(spectrum.molar_absorptivity))
+    print(f"{sticks.source}: {len(sticks.energies)} excitations of {sticks.n_frames} frame(s); absorption maximum "
+          f"{spectrum.molar_absorptivity[peak]:.4g} L/(mol cm) at {spectrum.energies[peak]:.3f} eV")
+    print("wrote " + ", ".join([args.out] + ([args.csv] if args.csv else [])))
     return 0
 
 
@@ -284,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_md(subparsers)
+    _add_spectrum(subparsers)
     return parser
 
 

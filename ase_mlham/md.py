@@ -1,23 +1,31 @@
 """Molecular dynamics with gap monitoring: the job behind ``mlham md``.
 
 :func:`run_md` runs Langevin (or NVE velocity-Verlet) dynamics of one molecule
-with an :class:`~ase_mlham.calculator.MLHamCalculator` and writes three files to
+with an :class:`~ase_mlham.calculator.MLHamCalculator` and writes these files to
 an output folder:
 
 ``trajectory.extxyz``
     every ``interval``-th frame with energy, forces and atomic energies (read
     back by ``ase.io.read``), momenta, and the orbital quantities in
     ``atoms.info`` (``step``, ``time_fs``, ``homo``, ``lumo``, ``homo_lumo_gap``,
-    ``fermi_level``, eV), which ASE's writers would otherwise drop;
+    ``fermi_level``, eV; with excitations also ``s1_eV``, ``s1_oscillator_strength``
+    and the arrays ``excitation_energies`` (eV) and ``oscillator_strengths``),
+    which ASE's writers would otherwise drop;
 ``observables.csv``
     one row per step: time, potential/kinetic/total energy, temperature, HOMO,
-    LUMO, gap (see :data:`CSV_COLUMNS`);
+    LUMO, gap, lowest excitation energy S1 and its oscillator strength (NaN when
+    the calculator has ``n_excitations=0``) (see :data:`CSV_COLUMNS`);
+``excitations.csv``
+    only when the calculator computes excitations: one row per step and state,
+    :data:`EXCITATION_CSV_COLUMNS` (the input of ``mlham spectrum``);
 ``observables.png``
-    the gap, HOMO and LUMO (top) and the energies (bottom) along the trajectory.
+    the gap, HOMO and LUMO (top), S1 (middle, when computed) and the energies
+    (bottom) along the trajectory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +36,14 @@ from ase import Atoms, units
 
 #: Columns of ``observables.csv``, with units.
 CSV_COLUMNS = ("step", "time_fs", "potential_energy_eV", "kinetic_energy_eV", "total_energy_eV",
-               "temperature_K", "homo_eV", "lumo_eV", "gap_eV")
+               "temperature_K", "homo_eV", "lumo_eV", "gap_eV", "s1_eV", "s1_oscillator_strength")
+
+#: Columns of ``excitations.csv``: one row per step and excited state (state 1 = S1).
+EXCITATION_CSV_COLUMNS = ("step", "time_fs", "state", "energy_eV", "oscillator_strength")
 
 TRAJECTORY_NAME = "trajectory.extxyz"
 CSV_NAME = "observables.csv"
+EXCITATION_CSV_NAME = "excitations.csv"
 PLOT_NAME = "observables.png"
 
 
@@ -87,6 +99,7 @@ class MDResult:
     csv: Path
     plot: Path | None
     observables: np.ndarray  # (steps + 1, len(CSV_COLUMNS))
+    excitations_csv: Path | None = None  # written when the calculator computes excitations
 
     def column(self, name: str) -> np.ndarray:
         """One column of :attr:`observables` by its :data:`CSV_COLUMNS` name."""
@@ -114,7 +127,9 @@ def snapshot(atoms: Atoms, **info) -> Atoms:
 
     The copy has a ``SinglePointCalculator`` with ``energy``, ``free_energy``,
     ``forces`` and ``energies`` (what ``ase.io`` writers keep) and ``info`` with
-    HOMO, LUMO, gap and Fermi level (eV) plus the ``info`` given here.
+    HOMO, LUMO, gap and Fermi level (eV), with excitations also ``s1_eV``,
+    ``s1_oscillator_strength``, ``excitation_energies`` (eV) and
+    ``oscillator_strengths`` (arrays), plus the ``info`` given here.
     ``atoms.calc`` must be an :class:`~ase_mlham.calculator.MLHamCalculator`; it
     computes the geometry only if it has not already.
     """
@@ -128,6 +143,10 @@ def snapshot(atoms: Atoms, **info) -> Atoms:
     results = {name: calc.get_property(name, atoms) for name in ("energy", "free_energy", "forces", "energies")}
     frame = atoms.copy()
     frame.info.update(calc.orbital_summary())
+    if calc.n_excitations:
+        frame.info.update(calc.excitation_summary())
+        energies, strengths = calc.get_excitations()
+        frame.info.update(excitation_energies=energies, oscillator_strengths=strengths)
     frame.info.update(info)
     frame.calc = SinglePointCalculator(frame, **results)
     return frame
@@ -158,7 +177,8 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
         by Maxwell-Boltzmann ones at ``settings.temperature`` (zero total momentum
         and angular momentum) unless the temperature is 0.
     out_dir
-        Folder for the three files (created; existing files of the same names are overwritten).
+        Folder for the output files (created; existing files of the same names are
+        overwritten, and a stale ``excitations.csv`` is removed when this run has none).
     settings
         :class:`MDSettings`.
     calculator
@@ -200,13 +220,24 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trajectory_path, csv_path = out_dir / TRAJECTORY_NAME, out_dir / CSV_NAME
+    with_excitations = calculator.n_excitations > 0
+    excitations_path = out_dir / EXCITATION_CSV_NAME if with_excitations else None
+    if not with_excitations and (out_dir / EXCITATION_CSV_NAME).exists():
+        (out_dir / EXCITATION_CSV_NAME).unlink()  # a stale file of an earlier run would be read as this one's
     dynamics = _make_dynamics(system, settings, rng)
     rows: list[list[float]] = []
     progress = ProgressBar(settings.steps, label="md", stream=stream, enabled=show_progress)
 
-    with open(trajectory_path, "w") as trajectory_file, open(csv_path, "w", newline="") as csv_file:
+    with contextlib.ExitStack() as files:
+        trajectory_file = files.enter_context(open(trajectory_path, "w"))
+        csv_file = files.enter_context(open(csv_path, "w", newline=""))
         table = csv.writer(csv_file)
         table.writerow(CSV_COLUMNS)
+        excitation_table = None
+        if excitations_path is not None:
+            excitation_file = files.enter_context(open(excitations_path, "w", newline=""))
+            excitation_table = csv.writer(excitation_file)
+            excitation_table.writerow(EXCITATION_CSV_COLUMNS)
 
         def observe() -> None:
             step = dynamics.nsteps
@@ -214,16 +245,23 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
             potential = system.get_potential_energy()
             kinetic = system.get_kinetic_energy()
             homo, lumo = calculator.get_homo_lumo()
+            s1 = calculator.excitation_summary()
             row = [step, time_fs, potential, kinetic, potential + kinetic, system.get_temperature(),
-                   homo, lumo, lumo - homo]
+                   homo, lumo, lumo - homo, s1["s1_eV"], s1["s1_oscillator_strength"]]
             rows.append(row)
             table.writerow([step] + [f"{value:.10g}" for value in row[1:]])
+            if excitation_table is not None:
+                for state, (energy, strength) in enumerate(zip(*calculator.get_excitations()), start=1):
+                    excitation_table.writerow([step, f"{time_fs:.10g}", state, f"{energy:.10g}", f"{strength:.10g}"])
             if step % settings.interval == 0 or step == settings.steps:
                 write(trajectory_file, snapshot(system, step=step, time_fs=time_fs), format="extxyz")
-                trajectory_file.flush()
-                csv_file.flush()
+                for handle in (trajectory_file, csv_file):
+                    handle.flush()
+                if excitation_table is not None:
+                    excitation_file.flush()
             if step > 0:
-                progress.update(1, f"T {row[5]:6.1f} K  gap {row[8]:.3f} eV  E_tot {row[4]:.4f} eV")
+                s1_text = f"  S1 {row[9]:.3f} eV" if with_excitations else ""
+                progress.update(1, f"T {row[5]:6.1f} K  gap {row[8]:.3f} eV{s1_text}  E_tot {row[4]:.4f} eV")
 
         dynamics.attach(observe, interval=1)
         try:
@@ -239,26 +277,58 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
         plot_observables(observables, plot_path, title=f"{atoms.get_chemical_formula()}: "
                                                      f"{'NVE' if settings.nve else 'Langevin'} "
                                                      f"{settings.temperature:g} K, dt {settings.timestep:g} fs")
-    return MDResult(trajectory_path, csv_path, plot_path, observables)
+    return MDResult(trajectory_path, csv_path, plot_path, observables, excitations_path)
+
+
+#: Columns of files written before excitations existed; read with NaN S1 columns.
+_CSV_COLUMNS_WITHOUT_EXCITATIONS = CSV_COLUMNS[:9]
 
 
 def read_observables(path: str | Path) -> np.ndarray:
-    """The table of an ``observables.csv``, ``(n_steps, len(CSV_COLUMNS))``."""
+    """The table of an ``observables.csv``, ``(n_steps, len(CSV_COLUMNS))``.
+
+    Files of earlier versions (without the S1 columns) are read with NaN there.
+    """
     with open(path) as handle:
-        header = handle.readline().strip().split(",")
-    if tuple(header) != CSV_COLUMNS:
-        raise ValueError(f"{path} is not an observables file: columns {header}")
-    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        header = tuple(handle.readline().strip().split(","))
+    if header not in (CSV_COLUMNS, _CSV_COLUMNS_WITHOUT_EXCITATIONS):
+        raise ValueError(f"{path} is not an observables file: columns {list(header)}")
+    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    if header != CSV_COLUMNS:
+        table = np.hstack([table, np.full((len(table), len(CSV_COLUMNS) - len(header)), np.nan)])
+    return table
+
+
+def read_excitations(path: str | Path) -> np.ndarray:
+    """The table of an ``excitations.csv``, ``(n_rows, len(EXCITATION_CSV_COLUMNS))``: one row per step and state."""
+    with open(path) as handle:
+        header = tuple(handle.readline().strip().split(","))
+    if header != EXCITATION_CSV_COLUMNS:
+        raise ValueError(f"{path} is not an excitations file: columns {list(header)}")
+    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2).reshape(-1, len(EXCITATION_CSV_COLUMNS))
 
 
 def plot_observables(observables: np.ndarray, path: str | Path, title: str = "") -> None:
-    """Two panels against time: HOMO-LUMO gap (and HOMO, LUMO on a twin axis), then energies."""
+    """Panels against time: HOMO-LUMO gap (and HOMO, LUMO on a twin axis), S1 and its
+    oscillator strength (when computed), then energies."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     column = {name: observables[:, k] for k, name in enumerate(CSV_COLUMNS)}
     time = column["time_fs"]
-    figure = Figure(figsize=(7, 6), layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True)
+    with_s1 = bool(np.isfinite(column["s1_eV"]).any())
+    figure = Figure(figsize=(7, 8.5 if with_s1 else 6), layout="constrained")
+    if with_s1:
+        top, middle, bottom = figure.subplots(3, 1, sharex=True)
+        middle.plot(time, column["s1_eV"], color="tab:purple", label="S1 (sTDA)")
+        middle.set_ylabel("S1 (eV)")
+        strength = middle.twinx()
+        strength.plot(time, column["s1_oscillator_strength"], color="tab:green", alpha=0.6, lw=0.8,
+                      label="oscillator strength")
+        strength.set_ylabel("f(S1)")
+        lines = middle.get_lines() + strength.get_lines()
+        middle.legend(lines, [line.get_label() for line in lines], loc="best", fontsize="small")
+    else:
+        top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(time, column["gap_eV"], color="k", label="HOMO-LUMO gap")
     top.set_ylabel("gap (eV)")
     twin = top.twinx()

@@ -117,6 +117,53 @@ def test_two_distant_copies_are_independent(calc):
     assert pair["gap"] == pytest.approx(reference["gap"], abs=1e-3)
 
 
+def test_excitations_are_stda_of_the_reported_hamiltonian_and_invariant(tiny_model_file):
+    from ase_mlham.excitations import STDASettings, stda_from_hamiltonian
+
+    calc = MLHamCalculator(tiny_model_file, n_excitations=4)
+    atoms = distorted("CH3CHO", seed=3)
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    energies, strengths = calc.get_excitations()
+    assert energies.shape == strengths.shape == (4,) and energies.dtype == np.float64
+    # (a random model's gap is small: its S1 may even be negative; the real checks are below)
+    assert np.all(np.diff(energies) >= 0) and np.all(strengths * np.sign(energies) >= 0)
+    expected = stda_from_hamiltonian(torch.tensor(calc.get_hamiltonian()), atoms.numbers,
+                                     torch.tensor(atoms.positions), settings=STDASettings(n_states=4))
+    np.testing.assert_allclose(energies, expected.energies.numpy(), atol=1e-9)
+    np.testing.assert_allclose(strengths, expected.oscillator_strengths.numpy(), atol=1e-9)
+    assert calc.excitation_summary() == {"s1_eV": energies[0], "s1_oscillator_strength": strengths[0]}
+
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ random_rotation(11).T + np.array([-4.0, 9.0, 1.5])
+    order = np.random.default_rng(4).permutation(len(atoms))
+    for other in (moved, atoms[order]):
+        other.calc = calc
+        np.testing.assert_allclose(calc.get_property("excitation_energies", other), energies, atol=1e-7)
+        np.testing.assert_allclose(calc.get_property("oscillator_strengths", other), strengths, atol=1e-7)
+
+
+def test_excitations_switched_off(tiny_model_file, monkeypatch):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    from ase_mlham.excitations import STDASettings
+
+    calc = MLHamCalculator(tiny_model_file, n_excitations=0, stda_settings=STDASettings(n_states=3))
+    calls = count_calls(calc, monkeypatch)
+    atoms = distorted("H2O")
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    with pytest.raises(PropertyNotImplementedError, match="n_excitations=0"):
+        calc.get_property("excitation_energies", atoms)
+    with pytest.raises(PropertyNotImplementedError, match="n_excitations=0"):
+        calc.get_excitations()
+    assert len(calls) == 1 and "oscillator_strengths" not in calc.results
+    assert all(np.isnan(value) for value in calc.excitation_summary().values())
+    # the settings' n_states follows n_excitations
+    assert MLHamCalculator(tiny_model_file, n_excitations=2,
+                           stda_settings=STDASettings(n_states=7, a_x=0.5)).stda_settings.n_states == 2
+
+
 # ---------------------------------------------------------------------- ASE contract
 
 
@@ -263,7 +310,8 @@ def test_extxyz_trajectory_keeps_energy_forces_and_orbital_info(calc, tmp_path):
 
 def test_implemented_properties_is_a_class_constant(calc):
     assert MLHamCalculator.implemented_properties is calc.implemented_properties
-    assert len(set(MLHamCalculator.implemented_properties)) == 10
+    assert len(set(MLHamCalculator.implemented_properties)) == 12
+    assert set(MLHamCalculator.excitation_properties) <= set(MLHamCalculator.implemented_properties)
 
 
 # ------------------------------------------------------------------------- errors
@@ -310,7 +358,7 @@ def test_bad_molecules_raise(calc, atoms, match):
 def test_element_the_model_was_not_trained_on(tmp_path):
     settings = ModelSettings(descriptor=DescriptorSettings(**{**PRESETS["tiny"].descriptor.__dict__,
                                                               "species": (1, 6, 8)}),
-                             gate_channels=2, energy_projection=4, energy_hidden=(8,))
+                             gate_channels=2, energy_hidden=(8,))
     calc = MLHamCalculator(randomise(MLHamModel(settings)))
     check_raises(calc, molecule("NH3"), r"model does not know element\(s\) N; it supports H, C, O")
 
@@ -345,3 +393,9 @@ def test_bad_arguments(tiny_model):
         MLHamCalculator(tiny_model, device="abacus")
     with pytest.raises(RuntimeError, match="has no structure yet"):
         MLHamCalculator(tiny_model).get_eigenvalues()
+    with pytest.raises(ValueError, match="n_excitations must be a non-negative integer"):
+        MLHamCalculator(tiny_model, n_excitations=-1)
+    with pytest.raises(ValueError, match="n_excitations must be a non-negative integer"):
+        MLHamCalculator(tiny_model, n_excitations=2.5)
+    with pytest.raises(TypeError, match="stda_settings must be an STDASettings or None, got dict"):
+        MLHamCalculator(tiny_model, stda_settings={"a_x": 0.2})

@@ -8,7 +8,7 @@ import pytest
 from ase_mlham.cli import build_parser
 
 
-@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "md"])
+@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "md", "spectrum"])
 def test_help_documents_every_option(command):
     subcommand = build_parser()._subparsers._group_actions[0].choices[command]
     help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", command, "--help"],

@@ -10,8 +10,8 @@ from ase.build import molecule
 from ase.io import read
 
 from ase_mlham.cli import main
-from ase_mlham.md import (CSV_COLUMNS, CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings, energy_drift,
-                          read_observables, run_md)
+from ase_mlham.md import (CSV_COLUMNS, CSV_NAME, EXCITATION_CSV_COLUMNS, EXCITATION_CSV_NAME, PLOT_NAME,
+                          TRAJECTORY_NAME, MDSettings, energy_drift, read_excitations, read_observables, run_md)
 from ase_mlham.model.io import save_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.testing import randomise
@@ -28,10 +28,11 @@ def tiny_model_file(tmp_path_factory) -> Path:
 def test_mlham_md_writes_trajectory_csv_and_plot(tiny_model_file, tmp_path, capsys):
     out = tmp_path / "run"
     status = main(["md", "H2O", "--steps", "10", "--temperature", "300", "--timestep", "0.5", "--out", str(out),
-                   "--model", str(tiny_model_file), "--seed", "3", "--interval", "4", "--quiet"])
+                   "--model", str(tiny_model_file), "--seed", "3", "--interval", "4", "--excitations", "3",
+                   "--quiet"])
     assert status == 0
     printed = capsys.readouterr().out
-    assert "10 steps of Langevin MD" in printed and "gap" in printed
+    assert "10 steps of Langevin MD" in printed and "gap" in printed and "S1" in printed
 
     with open(out / CSV_NAME) as handle:
         header = next(csv.reader(handle))
@@ -54,16 +55,32 @@ def test_mlham_md_writes_trajectory_csv_and_plot(tiny_model_file, tmp_path, caps
         assert frame.get_potential_energy() == pytest.approx(row[CSV_COLUMNS.index("potential_energy_eV")], abs=1e-8)
         assert frame.get_forces().shape == (3, 3)
         assert frame.info["homo_lumo_gap"] == pytest.approx(row[CSV_COLUMNS.index("gap_eV")], abs=1e-8)
+        assert frame.info["s1_eV"] == pytest.approx(row[CSV_COLUMNS.index("s1_eV")], abs=1e-8)
+        assert frame.info["excitation_energies"].shape == frame.info["oscillator_strengths"].shape == (3,)
         assert frame.get_momenta().shape == (3, 3)
     assert (out / PLOT_NAME).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # every state of every step; state 1 is the S1 of observables.csv
+    with open(out / EXCITATION_CSV_NAME) as handle:
+        assert tuple(next(csv.reader(handle))) == EXCITATION_CSV_COLUMNS
+    states = read_excitations(out / EXCITATION_CSV_NAME)
+    state = {name: states[:, k] for k, name in enumerate(EXCITATION_CSV_COLUMNS)}
+    assert states.shape == (11 * 3, len(EXCITATION_CSV_COLUMNS))
+    np.testing.assert_array_equal(state["step"], np.repeat(np.arange(11), 3))
+    np.testing.assert_array_equal(state["state"], np.tile([1, 2, 3], 11))
+    first = state["state"] == 1
+    np.testing.assert_allclose(state["energy_eV"][first], column["s1_eV"], atol=1e-8)
+    np.testing.assert_allclose(state["oscillator_strength"][first], column["s1_oscillator_strength"], atol=1e-8)
+    assert np.all(np.diff(state["energy_eV"].reshape(11, 3), axis=1) >= 0)
 
-def test_nve_conserves_energy_and_keeps_the_molecule(tiny_model_file, tmp_path, monkeypatch):
+
+def test_nve_conserves_energy_and_keeps_the_molecule(tmp_path, monkeypatch):
     from ase_mlham.calculator import MLHamCalculator
 
     atoms = molecule("CH3OH")
     stream = io.StringIO()
-    calculator = MLHamCalculator(tiny_model_file)
+    # the shipped model: a random model's energy surface is too rough for a meaningful NVE check
+    calculator = MLHamCalculator()
     calls = []
     predict = calculator.model.predict
     monkeypatch.setattr(calculator.model, "predict", lambda *a, **k: calls.append(1) or predict(*a, **k))
@@ -75,10 +92,35 @@ def test_nve_conserves_energy_and_keeps_the_molecule(tiny_model_file, tmp_path, 
     total = result.column("total_energy_eV")
     assert np.ptp(total) < 2e-3
     drift = energy_drift(result.column("time_fs"), total, len(atoms))
-    assert abs(drift) < 50.0  # meV/atom/ps; a loose sanity bound on 3 fs of a random model
+    assert abs(drift) < 50.0  # meV/atom/ps; a loose sanity bound on 3 fs (benchmarks/nve_drift.py: 2 ps)
     assert len(read(result.trajectory, ":")) == 3
     np.testing.assert_array_equal(result.final_atoms.numbers, atoms.numbers)
     assert atoms.calc is None and not atoms.get_momenta().any()  # the input is not modified
+
+
+def test_without_excitations_the_s1_columns_are_nan(tiny_model_file, tmp_path):
+    from ase_mlham.calculator import MLHamCalculator
+
+    (tmp_path / EXCITATION_CSV_NAME).write_text("stale file of an earlier run\n")
+    result = run_md(molecule("H2O"), tmp_path, MDSettings(steps=2, temperature=100),
+                    calculator=MLHamCalculator(tiny_model_file, n_excitations=0), show_progress=False, plot=True)
+    assert result.excitations_csv is None and not (tmp_path / EXCITATION_CSV_NAME).exists()
+    assert np.all(np.isnan(result.column("s1_eV"))) and np.all(np.isnan(result.column("s1_oscillator_strength")))
+    assert np.all(np.isfinite(result.observables[:, :CSV_COLUMNS.index("s1_eV")]))
+    assert "s1_eV" not in read(result.trajectory).info
+    np.testing.assert_allclose(read_observables(result.csv), result.observables, rtol=1e-9)  # NaN == NaN here
+
+
+def test_observables_of_earlier_versions_are_read(tmp_path):
+    path = tmp_path / CSV_NAME
+    path.write_text(",".join(CSV_COLUMNS[:9]) + "\n" + ",".join(["1"] * 9) + "\n")
+    table = read_observables(path)
+    assert table.shape == (1, len(CSV_COLUMNS)) and np.isnan(table[0, -2:]).all()
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="is not an observables file"):
+        read_observables(path)
+    with pytest.raises(ValueError, match="is not an excitations file"):
+        read_excitations(path)
 
 
 def test_energy_drift_is_the_fitted_slope():
@@ -111,4 +153,6 @@ def test_mlham_md_reports_errors(tiny_model_file, tmp_path, capsys):
     assert "odd electron count (9)" in capsys.readouterr().err
     assert main(["md", "H2O", "--out", out, "--model", str(tmp_path / "missing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["md", "H2O", "--out", out, "--model", str(tiny_model_file), "--excitations", "-1"]) == 2
+    assert "--excitations must be 0 or more" in capsys.readouterr().err
     assert not Path(out).exists()

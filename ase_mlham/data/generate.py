@@ -12,6 +12,16 @@ The job is resumable and idempotent:
    killed at any point (even ``kill -9``) loses at most the frames being
    computed, and the next run completes the set exactly once.
 3. A frame whose SCF does not converge is reported and not stored.
+
+With ``ReferenceSettings.excitations > 0`` new rows also get the TDA
+excitations (``tda_*`` and ``sto3g_tda_*`` in ``row.data``). Rows already in the
+database are not recomputed for them; the report lists those that lack them
+(:attr:`GenerationReport.lacking_excitations`): use another ``--db`` for a set
+that must have excitations everywhere.
+
+PySCF runs ``os.cpu_count() // workers`` threads per worker, at most
+``OMP_NUM_THREADS`` when that is set (so ``OMP_NUM_THREADS=1 nice mlham generate
+...`` stays beside a concurrent job).
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ class GenerationReport:
     written: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    lacking_excitations: list[int] = field(default_factory=list)  # skipped rows without TDA data
 
 
 def frames_path(db_path: str | os.PathLike, molecule: str) -> Path:
@@ -110,6 +121,15 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     return frames
 
 
+def threads_per_worker(workers: int) -> int:
+    """PySCF threads per worker: the cores shared out, capped by ``OMP_NUM_THREADS`` when set."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        threads = min(threads, int(limit))
+    return threads
+
+
 def _init_worker(threads: int) -> None:
     from pyscf import lib
 
@@ -144,7 +164,7 @@ def generate(
     if len(set(names)) != len(names):
         raise ValueError(f"molecule names must be unique, got {names}")
     db = connect(str(db_path), type="db")
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)
     reports = []
     executor = None
     if workers > 1:
@@ -183,6 +203,9 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
             raise RuntimeError(f"row {row.id} of {db_path} ({name!r}, frame {row.frame}) does not match "
                                f"the sampled frame in {frames_path(db_path, name)}")
     report.skipped = sorted(frame for frame in done if frame < n_frames)
+    if reference.excitations:
+        report.lacking_excitations = sorted(
+            frame for frame in report.skipped if "tda_energies" not in db.get(id=done[frame]).data)
     pending = [index for index in range(n_frames) if index not in done]
     bar = ProgressBar(len(pending), f"{name}: {reference.xc}/{reference.basis}", enabled=show_progress)
 

@@ -7,10 +7,18 @@ One call of :func:`compute_reference` produces everything a database row of
   ``conv_tol=1e-9``, default grids, forces from ``nuc_grad_method()``; the
   second-order (Newton) solver when the first SCF does not converge;
 * minimal basis (STO-3G): ``dft.RKS(mol)``, ``conv_tol=1e-10``, the Kohn-Sham
-  matrix ``get_fock()`` of the converged density.
+  matrix ``get_fock()`` of the converged density;
+* optionally (``ReferenceSettings.excitations = N > 0``) the lowest ``N`` singlet
+  excitations of both calculations by the Tamm-Dancoff approximation of
+  linear-response TDDFT (PySCF ``tdscf.TDA``, same functional, no further
+  approximation: the large-basis one uses the density-fitted ground state):
+  energies in eV and length-gauge oscillator strengths (see
+  :func:`compute_excitations`; the ``row.data`` keys are listed in
+  :mod:`ase_mlham.data.schema`).
 
-A calculation that does not converge raises :class:`SCFNotConvergedError`; it
-is never returned as if it were good.
+A calculation that does not converge raises :class:`SCFNotConvergedError`
+(:class:`TDANotConvergedError` for the excited states); it is never returned
+as if it were good.
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ class SCFNotConvergedError(RuntimeError):
     """The self-consistent field did not converge; the frame must be left out."""
 
 
+class TDANotConvergedError(SCFNotConvergedError):
+    """The Davidson solver of the TDA excitations did not converge; the frame must be left out."""
+
+
 @dataclass(frozen=True)
 class ReferenceSettings:
     """What a reference row is computed with (stored as the row's ``xc``/``basis`` keys)."""
@@ -43,6 +55,12 @@ class ReferenceSettings:
     minimal_conv_tol: float = 1e-10
     max_cycle: int = 50  # SCF iterations per solver (PySCF's default)
     max_memory_mb: int = 4000
+    excitations: int = 0  # lowest singlet TDA excitations per basis; 0: none
+
+    def __post_init__(self) -> None:
+        if (not isinstance(self.excitations, (int, np.integer)) or isinstance(self.excitations, bool)
+                or self.excitations < 0):
+            raise ValueError(f"excitations must be a non-negative integer, got {self.excitations!r}")
 
 
 @dataclass
@@ -91,12 +109,55 @@ def _converged_rks(mol, xc: str, conv_tol: float, density_fit: bool, max_cycle: 
     return mf
 
 
+def minimal_basis_scf(atoms: Atoms, xc: str = "b3lyp", conv_tol: float = 1e-10, max_memory_mb: int = 2000):
+    """The converged PySCF ``RKS`` of ``atoms`` in the minimal basis (the ``sto3g_*`` recipe), for reuse
+    by benchmarks: ``get_fock()``, ``get_ovlp()``, and :func:`compute_excitations` of it."""
+    return _converged_rks(_build_mol(atoms, MINIMAL_BASIS, max_memory_mb), xc, conv_tol, False, 50,
+                          f"{xc}/{MINIMAL_BASIS}")
+
+
+def compute_excitations(mf, n_states: int, label: str, max_cycle: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest ``n_states`` singlet TDA excitations of a converged closed-shell SCF ``mf``.
+
+    At most ``nocc * nvirt`` states exist (a minimal basis of a small molecule
+    has few); fewer than ``n_states`` are returned then. Raises
+    :class:`TDANotConvergedError` when a root is not converged, also after a
+    retry with more Davidson iterations and three extra roots (a larger search
+    space that often rescues a root stuck near a degeneracy).
+
+    Returns
+    -------
+    energies : ``(n,)`` eV, ascending.
+    oscillator_strengths : ``(n,)`` dimensionless, length gauge.
+    """
+    from pyscf import tdscf
+
+    n_occupied = int(np.count_nonzero(mf.mo_occ > 0))
+    n_available = n_occupied * (len(mf.mo_occ) - n_occupied)
+    n_states = min(int(n_states), n_available)
+    for attempt in range(2):
+        td = tdscf.TDA(mf)
+        td.singlet = True
+        td.nstates = min(n_states + 3 * attempt, n_available)
+        td.max_cycle = max_cycle * (attempt + 1)
+        td.verbose = 0
+        td.kernel()
+        converged = np.atleast_1d(np.asarray(td.converged, dtype=bool))[:n_states]
+        if converged.all():
+            energies = np.asarray(td.e, dtype=float)[:n_states] * HARTREE_TO_EV
+            strengths = np.asarray(td.oscillator_strength(gauge="length"), dtype=float)[:n_states]
+            return energies, strengths
+    raise TDANotConvergedError(f"{label}: TDA did not converge for roots {np.flatnonzero(~converged).tolist()}")
+
+
 def compute_reference(atoms: Atoms, settings: ReferenceSettings = ReferenceSettings()) -> ReferenceResult:
     """Large-basis energy, forces, MO energies, dipole and the minimal-basis Fock matrix.
 
-    ``atoms`` must be a closed-shell neutral molecule (see
-    :func:`ase_mlham.data.molecules.check_molecule`). Raises
-    :class:`SCFNotConvergedError` when either SCF fails to converge.
+    With ``settings.excitations > 0`` also the TDA excitations of both bases
+    (``tda_*`` and ``sto3g_tda_*`` entries of ``data``). ``atoms`` must be a
+    closed-shell neutral molecule (see :func:`ase_mlham.data.molecules.check_molecule`).
+    Raises :class:`SCFNotConvergedError` when either SCF (or a TDA calculation)
+    fails to converge.
     """
     start = time.perf_counter()
     mol = _build_mol(atoms, settings.basis, settings.max_memory_mb)
@@ -121,6 +182,11 @@ def compute_reference(atoms: Atoms, settings: ReferenceSettings = ReferenceSetti
         "sto3g_energy": float(mf_min.e_tot) * HARTREE_TO_EV,
         "sto3g_ao_labels": list(mol_min.ao_labels()),
     }
+    if settings.excitations:
+        data["tda_energies"], data["tda_oscillator_strengths"] = compute_excitations(
+            mf, settings.excitations, f"TDA-{settings.xc}/{settings.basis}")
+        data["sto3g_tda_energies"], data["sto3g_tda_oscillator_strengths"] = compute_excitations(
+            mf_min, settings.excitations, f"TDA-{settings.xc}/{MINIMAL_BASIS}")
     return ReferenceResult(
         energy=energy,
         forces=forces,

@@ -4,6 +4,20 @@ A row holds the atoms (no cell, ``pbc`` False), ``energy`` (eV) and ``forces``
 (eV/Angstrom) of the large-basis calculation, the key-value pairs of
 :data:`REQUIRED_KEYS` (plus ``smiles`` for molecules built from SMILES) and
 the arrays of :data:`DATA_KEYS` in ``row.data``.
+
+Rows written with ``mlham generate --excitations N`` (N > 0) carry, in addition,
+the optional entries of :data:`OPTIONAL_DATA_KEYS` in ``row.data``; rows
+without them stay valid, and a database may mix both kinds:
+
+``tda_energies`` (eV), ``tda_oscillator_strengths`` (dimensionless, length gauge)
+    the lowest ``N`` singlet excitations of the large-basis calculation
+    (TDA-B3LYP/def2-TZVP by default: PySCF ``tdscf.TDA`` of the density-fitted
+    ground state), ascending, shape ``(N,)`` each;
+``sto3g_tda_energies`` (eV), ``sto3g_tda_oscillator_strengths``
+    the same for TDA-B3LYP/STO-3G, shape ``(min(N, nocc * (N_min - nocc)),)``
+    (a minimal basis of a small molecule has fewer excitations than ``N``).
+
+Each pair comes together, energies and strengths of equal length.
 """
 
 from __future__ import annotations
@@ -39,6 +53,16 @@ DATA_KEYS = (
     "sto3g_mo_energies",
     "sto3g_energy",
     "sto3g_ao_labels",
+)
+
+
+#: Optional entries of ``row.data`` (``mlham generate --excitations N``), in pairs
+#: (energies in eV, oscillator strengths); see the module docstring.
+OPTIONAL_DATA_KEYS = (
+    "tda_energies",
+    "tda_oscillator_strengths",
+    "sto3g_tda_energies",
+    "sto3g_tda_oscillator_strengths",
 )
 
 
@@ -130,4 +154,30 @@ def _data_problems(row, numbers: np.ndarray) -> list[str]:
         problems.append("sto3g_energy is not finite")
     if [label for label in data["sto3g_ao_labels"]] != ao_labels(numbers):
         problems.append("sto3g_ao_labels differ from the STO-3G AO order of the atoms")
+    problems.extend(_excitation_problems(data, n_min, int(nocc) if isinstance(nocc, int) else 0))
+    return problems
+
+
+def _excitation_problems(data, n_min: int, nocc: int) -> list[str]:
+    """Problems of the optional TDA entries: pairs present together, ascending, finite, f >= 0."""
+    problems = []
+    for prefix in ("tda", "sto3g_tda"):
+        energies_key, strengths_key = f"{prefix}_energies", f"{prefix}_oscillator_strengths"
+        present = [key in data for key in (energies_key, strengths_key)]
+        if not any(present):
+            continue
+        if not all(present):
+            problems.append(f"{energies_key} and {strengths_key} must come together")
+            continue
+        energies, strengths = np.asarray(data[energies_key]), np.asarray(data[strengths_key])
+        if energies.ndim != 1 or energies.shape != strengths.shape or len(energies) == 0:
+            problems.append(f"{energies_key} and {strengths_key} must be non-empty vectors of equal length")
+            continue
+        if not (np.all(np.isfinite(energies)) and np.all(energies > 0) and np.all(np.diff(energies) >= -1e-8)):
+            problems.append(f"{energies_key} must be positive, finite and ascending (eV)")
+        if not (np.all(np.isfinite(strengths)) and np.all(strengths >= -1e-10)):
+            problems.append(f"{strengths_key} must be finite and non-negative")
+        if prefix == "sto3g_tda" and len(energies) > nocc * (n_min - nocc):
+            problems.append(f"{energies_key} has {len(energies)} states, more than the "
+                            f"{nocc * (n_min - nocc)} single excitations of the minimal basis")
     return problems

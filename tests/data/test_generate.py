@@ -20,9 +20,17 @@ from ase_mlham.data.schema import validate_row
 WATER_ARGS = ["H2O", "--basis", "def2-svp", "--stride", "10", "--quiet"]
 
 
-def run_cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "ase_mlham.cli", "generate", *args],
-                          capture_output=True, text=True, **kwargs)
+def run_cli(*args, timeout: float):
+    """``mlham generate ARGS`` in its own process group, killed as a whole (workers too) on timeout."""
+    process = subprocess.Popen([sys.executable, "-m", "ase_mlham.cli", "generate", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def frames_in(db_path):
@@ -149,3 +157,33 @@ def test_more_frames_extend_the_same_trajectory(tmp_path):
     generate(structures, db_path, 2, **settings)
     (report,) = generate(structures, db_path, 3, **settings)
     assert report.skipped == [0, 1] and report.written == [2]
+
+
+def test_excitations_are_stored_and_missing_ones_reported(tmp_path):
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    sampling = SamplingSettings(sampler="emt", stride=2)
+    plain = ReferenceSettings(basis="sto-3g", density_fit=False)
+    generate(structures, db_path, 1, sampling, plain, show_progress=False)
+    with_excitations = ReferenceSettings(basis="sto-3g", density_fit=False, excitations=2)
+    (report,) = generate(structures, db_path, 2, sampling, with_excitations, show_progress=False)
+    assert report.written == [1] and report.skipped == [0] and report.lacking_excitations == [0]
+    rows = {row.frame: row for row in connect(str(db_path)).select()}
+    for row in rows.values():
+        validate_row(row)
+    assert "tda_energies" not in rows[0].data
+    assert rows[1].data["tda_energies"].shape == rows[1].data["sto3g_tda_oscillator_strengths"].shape == (2,)
+
+
+def test_mlham_generate_excitations_option(tmp_path):
+    result = run_cli("H2O", "--db", str(tmp_path / "bad.db"), "--excitations", "-1", timeout=60)
+    assert result.returncode == 2 and "--excitations must be 0 or more" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("environment, workers, expected", [("", 1, None), ("1", 1, 1), ("1", 2, 1), ("64", 1, None)])
+def test_threads_per_worker_respect_omp_num_threads(monkeypatch, environment, workers, expected):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", environment)
+    expected = 8 // workers if expected is None else expected
+    assert generate_module.threads_per_worker(workers) == expected

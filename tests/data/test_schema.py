@@ -5,7 +5,8 @@ import pytest
 from ase.db import connect
 
 from ase_mlham.data.reference import ReferenceResult, ReferenceSettings
-from ase_mlham.data.schema import DATA_KEYS, REQUIRED_KEYS, SchemaError, validate_row, write_reference_row
+from ase_mlham.data.schema import (DATA_KEYS, OPTIONAL_DATA_KEYS, REQUIRED_KEYS, SchemaError, validate_row,
+                                   write_reference_row)
 
 
 def test_shared_databases_follow_the_schema(shared_data):
@@ -38,8 +39,25 @@ def _row_with(tmp_path, g2_db, **changes):
     return db.get(id=db.write(atoms, key_value_pairs=kvp, data=data))
 
 
+EXCITATIONS = {"tda_energies": np.array([7.1, 8.0, 8.9]), "tda_oscillator_strengths": np.array([0.0, 0.05, 0.1]),
+               "sto3g_tda_energies": np.array([8.5, 9.9, 10.5]),
+               "sto3g_tda_oscillator_strengths": np.array([0.01, 0.0, 0.2])}
+
+
+def test_rows_with_excitations_validate(tmp_path, g2_db):
+    validate_row(_row_with(tmp_path, g2_db, data=EXCITATIONS))
+    assert set(EXCITATIONS) == set(OPTIONAL_DATA_KEYS)
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"nocc": 4}, "nocc 4"),
+    ({"data": {"tda_energies": np.array([7.0, 8.0])}}, "must come together"),
+    ({"data": {**EXCITATIONS, "tda_energies": np.array([7.0, 8.0])}}, "non-empty vectors of equal length"),
+    ({"data": {**EXCITATIONS, "tda_energies": np.array([9.0, 8.0, 7.0])}}, "positive, finite and ascending"),
+    ({"data": {**EXCITATIONS, "sto3g_tda_oscillator_strengths": np.array([0.1, -1.0, 0.0])}},
+     "sto3g_tda_oscillator_strengths must be finite and non-negative"),
+    ({"data": {**EXCITATIONS, "sto3g_tda_energies": np.arange(1.0, 12.0),
+               "sto3g_tda_oscillator_strengths": np.zeros(11)}}, "more than the 10 single excitations"),
     ({"frame": "zero"}, "'frame' has type str"),
     ({"temperature": 300.0}, "unexpected keys"),
     ({"data": {"mo_energies": np.arange(5.0)}}, "mo_energies"),
