@@ -74,7 +74,8 @@ class RidgeModel:
             self.weights = np.linalg.solve(kernel + regularisation * np.eye(len(kernel)), y - self.y_mean)
 
     def _kernel(self, x: np.ndarray) -> np.ndarray:
-        squared = ((x[:, None, :] - self.x[None, :, :]) ** 2).sum(-1) / self.x.shape[1]
+        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: no (n, n_train, n_features) intermediate
+        squared = ((x**2).sum(1)[:, None] + (self.x**2).sum(1)[None, :] - 2 * x @ self.x.T) / self.x.shape[1]
         return np.exp(-squared / (2 * self.width**2))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
