@@ -21,9 +21,7 @@ def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamMode
         for parameter in model.parameters():
             parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
         linear = model.energy_head.linear
-        # small: the invariants of an unfitted head are not standardised, so large weights would give
-        # a rough energy surface on which short NVE tests see integration error, not physics
-        linear.copy_(0.02 * torch.randn(linear.shape, dtype=linear.dtype, generator=generator))
+        linear.copy_(0.1 * torch.randn(linear.shape, dtype=linear.dtype, generator=generator))
     return model.eval()
 
 
