@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     endpoint = Endpoint(address=args.address, port=args.port, unix=args.unix, sockets_prefix=args.sockets_prefix)
+    print(f"mlham-ipi: model ready, connecting to {endpoint} (waiting up to {args.connect_timeout:g} s)", flush=True)
     try:
         sock = connect(endpoint, wait=args.connect_timeout)
     except ConnectionError as err:  # its message names the endpoint already

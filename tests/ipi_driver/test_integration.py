@@ -88,13 +88,17 @@ def test_ipi_py_driver_custom_pes(launcher, tiny_model: Path, water_xyz: Path) -
 
 def test_pimd_four_beads_two_drivers_inet(launcher, tiny_model: Path, water_xyz: Path) -> None:
     """4 beads served by two ``mlham-ipi`` over TCP on 127.0.0.1; one gap file per bead."""
-    n_steps = 4
+    n_steps = 20
     port = launcher.free_port()
-    ipi = launcher.ipi(launcher.ipi_input("pimd", n_steps, launcher.inet_socket_xml(port), nbeads=4,
-                                          timestep_fs=0.25))
+    ipi_input = launcher.ipi_input("pimd", n_steps, launcher.inet_socket_xml(port), nbeads=4, timestep_fs=0.25)
+    # Drivers first: they retry until i-PI listens, so both are connected when the run starts. Started
+    # after i-PI, a slow-starting driver could arrive when a short run is already over and get a reset.
     drivers = [launcher.driver(f"driver{i}", "--inet", "--address", "127.0.0.1", "--port", str(port),
-                               "--template", "init.xyz", "--model", str(tiny_model), "--connect-timeout", "30")
+                               "--template", "init.xyz", "--model", str(tiny_model), "--connect-timeout", "60")
                for i in range(2)]
+    launcher.wait_for(lambda: all("connecting to" in launcher.log(f"driver{i}") for i in range(2)), 60,
+                      "both drivers", drivers)
+    ipi = launcher.ipi(ipi_input)
     assert ipi.wait(timeout=120) == 0, launcher.log("ipi")
     served = []
     for i, driver in enumerate(drivers):
