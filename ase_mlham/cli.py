@@ -262,9 +262,8 @@ def _add_md(subparsers) -> None:
     parser.add_argument("--excitations", type=int, default=10, metavar="N",
                         help="lowest singlet excitations computed by sTDA at every step (0: none, no S1 columns)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="PyTorch CPU threads: molecules of tens of atoms gain nothing from more, and on a "
-                             "busy machine extra threads wait on each other (benzene: 0.35 s per step with 1 "
-                             "thread, 2.7 s with 2 on an oversubscribed 2-core machine)")
+                        help="PyTorch CPU threads: molecules of tens of atoms gain little from more, and on a "
+                             "busy machine extra threads wait on each other and slow every step down")
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_md)

@@ -47,7 +47,7 @@ class TrainingSettings:
     init: str = "adjusted"
     ridge_regularisation: float = 1e-6
     # linear term of the energy head (relative): 1e-8 trades 16 meV/molecule in distribution for a
-    # 2.4x smaller energy error on larger molecules than 1e-10 (G2 split, see README)
+    # 2.3x smaller energy error on larger molecules than 1e-10 (benchmarks/energy_ridge.py, README)
     energy_ridge_regularisation: float = 1e-8
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
