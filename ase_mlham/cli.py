@@ -43,7 +43,14 @@ def _add_generate(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=sampling.seed,
                         help="random seed of the velocities and thermostat (and of SMILES embedding)")
     parser.add_argument("--sampler", choices=SAMPLERS, default=sampling.sampler,
-                        help="calculator driving the sampling MD ('emt' is a toy for tests)")
+                        help="calculator driving the sampling MD: GFN-xTB, an ML-Hamiltonian model "
+                             "(active learning: its own MD finds where it is wrong; see --sampler-model) "
+                             "or 'emt' (a toy for tests)")
+    parser.add_argument("--sampler-model", metavar="MODEL",
+                        help="model file driving the 'mlham' sampler (default: the shipped model)")
+    parser.add_argument("--skip-start", action="store_true",
+                        help="do not compute frame 0, the starting geometry (e.g. when it is in another "
+                             "database already): rows are frames 1 to FRAMES-1")
     parser.add_argument("--xc", default=reference.xc, help="exchange-correlation functional (PySCF name)")
     parser.add_argument("--basis", default=reference.basis, help="large basis set (PySCF name)")
     parser.add_argument("--no-density-fit", action="store_true",
@@ -80,13 +87,18 @@ def _run_generate(args: argparse.Namespace) -> int:
     # Validate every molecule before anything is sampled or written.
     structures = [resolve_structure(spec, args.name, args.seed) for spec in args.molecules]
     sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
-                                friction=args.friction, seed=args.seed, sampler=args.sampler)
+                                friction=args.friction, seed=args.seed, sampler=args.sampler,
+                                sampler_model=args.sampler_model)
     reference = ReferenceSettings(xc=args.xc, basis=args.basis, density_fit=not args.no_density_fit,
                                   conv_tol=args.conv_tol, max_memory_mb=args.max_memory,
                                   excitations=args.excitations)
     _check_pyscf_settings(reference)
+    if args.sampler_model is not None and args.sampler != "mlham":
+        raise ValueError("--sampler-model needs --sampler mlham")
+    if args.skip_start and args.frames < 2:
+        raise ValueError("--skip-start needs --frames 2 or more (frame 0 is not computed)")
     reports = generate(structures, args.db, args.frames, sampling, reference, args.workers,
-                       show_progress=not args.quiet)
+                       show_progress=not args.quiet, skip_start=args.skip_start)
     for report in reports:
         print(f"{report.molecule}: {len(report.written)} written, {len(report.skipped)} already present, "
               f"{len(report.failed)} left out" + (f" (frames {sorted(report.failed)})" if report.failed else ""))
@@ -144,6 +156,11 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--init", choices=INIT_TARGETS, default=defaults.init,
                         help="closed-form start: ridge fit of the blocks to the STO-3G Fock with the reference "
                              "eigenvalues ('adjusted'), to the STO-3G Fock itself, or none")
+    parser.add_argument("--ridge-regularisation", type=float, default=defaults.ridge_regularisation,
+                        help="relative ridge regularisation of the closed-form start of the Hamiltonian head")
+    parser.add_argument("--energy-ridge-regularisation", type=float, default=defaults.energy_ridge_regularisation,
+                        help="relative ridge regularisation of the energy head's closed-form linear term (larger: "
+                             "smoother extrapolation, larger errors in distribution; benchmarks/energy_ridge.py)")
     parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
                         help="fraction of each molecule's frames used for early stopping")
     parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
@@ -164,8 +181,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
     settings = TrainingSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        energy_learning_rate=args.energy_learning_rate, final_learning_rate_ratio=args.final_learning_rate_ratio, core_weight=args.core_weight, force_weight=args.force_weight,
-        init=args.init, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
+        energy_learning_rate=args.energy_learning_rate, final_learning_rate_ratio=args.final_learning_rate_ratio,
+        core_weight=args.core_weight, force_weight=args.force_weight, init=args.init,
+        ridge_regularisation=args.ridge_regularisation, energy_ridge_regularisation=args.energy_ridge_regularisation,
+        validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
         patience=args.patience, seed=args.seed)
     _, result = train_from_databases(args.databases, args.out, PRESETS[args.preset], settings,
                                      molecules=args.molecules, max_frames=args.max_frames,

@@ -9,6 +9,7 @@ energy and forces, and the indirect-learning target ``mo_energies[:N_min]``
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -119,12 +120,13 @@ def split_by_frame(frames: Sequence[ReferenceFrame], test_fraction: float = 0.2,
     """(train, test): a random ``test_fraction`` of each molecule's frames held out.
 
     Stratified per molecule so every molecule with two or more frames has
-    frames on both sides.
+    frames on both sides. Each molecule's draw is seeded by ``seed`` and its
+    name, so adding molecules (more data) leaves the others' splits unchanged.
     """
     _check_fraction(test_fraction)
-    rng = np.random.default_rng(seed)
     test_ids = set()
     for name in molecules_of(frames):
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         own = [f for f in frames if f.molecule == name]
         n_test = int(round(test_fraction * len(own)))
         if len(own) > 1:

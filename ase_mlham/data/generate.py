@@ -55,6 +55,7 @@ class SamplingSettings:
     friction: float = 0.01  # 1/fs
     seed: int = 0
     sampler: str = "gfn2-xtb"
+    sampler_model: str | None = None  # model file of the 'mlham' sampler (None: the shipped model)
 
 
 @dataclass
@@ -75,7 +76,13 @@ def frames_path(db_path: str | os.PathLike, molecule: str) -> Path:
 
 
 def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
-    return {"molecule": molecule, **{f"sampling_{k}": v for k, v in asdict(sampling).items()}}
+    settings = asdict(sampling)
+    # Only the model sampler has a model; leaving the key out otherwise keeps the
+    # frame files written before it existed valid.
+    model = settings.pop("sampler_model")
+    if sampling.sampler == "mlham":
+        settings["sampler_model"] = "shipped default" if model is None else str(model)
+    return {"molecule": molecule, **{f"sampling_{k}": v for k, v in settings.items()}}
 
 
 def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructure,
@@ -103,7 +110,7 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     # Per-molecule seed, so two molecules of one run do not share thermostat noise.
     seed = np.random.SeedSequence([sampling.seed, zlib.crc32(structure.name.encode())])
     frames = sample_configurations(
-        structure.atoms, make_sampling_calculator(sampling.sampler), n_frames,
+        structure.atoms, make_sampling_calculator(sampling.sampler, sampling.sampler_model), n_frames,
         temperature=sampling.temperature, stride=sampling.stride, timestep=sampling.timestep,
         friction=sampling.friction, seed=seed,
         progress=(lambda done: progress.update(1)) if progress else None,
@@ -148,10 +155,13 @@ def generate(
     reference: ReferenceSettings = ReferenceSettings(),
     workers: int = 1,
     show_progress: bool = True,
+    skip_start: bool = False,
 ) -> list[GenerationReport]:
     """Sample and compute ``n_frames`` reference rows per structure into ``db_path``.
 
     ``structures`` must already be validated (:func:`ase_mlham.data.molecules.resolve_structure`).
+    With ``skip_start`` frame 0 (the starting geometry, e.g. already in another
+    database) is sampled from but not computed: rows are frames 1 to ``n_frames - 1``.
     Returns one report per structure.
     """
     from ase.db import connect
@@ -177,7 +187,7 @@ def generate(
     try:
         for structure in structures:
             reports.append(_generate_one(db, db_path, structure, n_frames, sampling, reference,
-                                         executor, show_progress))
+                                         executor, show_progress, first_frame=1 if skip_start else 0))
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -186,7 +196,8 @@ def generate(
 
 def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
                   sampling: SamplingSettings, reference: ReferenceSettings,
-                  executor: ProcessPoolExecutor | None, show_progress: bool) -> GenerationReport:
+                  executor: ProcessPoolExecutor | None, show_progress: bool,
+                  first_frame: int = 0) -> GenerationReport:
     name = structure.name
     report = GenerationReport(name)
     bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
@@ -202,11 +213,11 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
                 or np.abs(row.positions - frames[row.frame].positions).max() > POSITION_TOLERANCE):
             raise RuntimeError(f"row {row.id} of {db_path} ({name!r}, frame {row.frame}) does not match "
                                f"the sampled frame in {frames_path(db_path, name)}")
-    report.skipped = sorted(frame for frame in done if frame < n_frames)
+    report.skipped = sorted(frame for frame in done if first_frame <= frame < n_frames)
     if reference.excitations:
         report.lacking_excitations = sorted(
             frame for frame in report.skipped if "tda_energies" not in db.get(id=done[frame]).data)
-    pending = [index for index in range(n_frames) if index not in done]
+    pending = [index for index in range(first_frame, n_frames) if index not in done]
     bar = ProgressBar(len(pending), f"{name}: {reference.xc}/{reference.basis}", enabled=show_progress)
 
     def store(index: int, outcome) -> None:

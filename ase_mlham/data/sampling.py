@@ -1,4 +1,10 @@
-"""Configuration sampling by Langevin molecular dynamics with any ASE calculator."""
+"""Configuration sampling by Langevin molecular dynamics with any ASE calculator.
+
+Sampling with an ML-Hamiltonian model itself (``sampler="mlham"``) is the
+active-learning step: the model's own MD visits the regions where its energy
+surface is wrong (too soft, or with holes), and their references teach the
+next model those regions.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,27 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
 #: Names accepted by :func:`make_sampling_calculator` (``mlham generate --sampler``).
-SAMPLERS = ("gfn2-xtb", "gfn1-xtb", "emt")
+SAMPLERS = ("gfn2-xtb", "gfn1-xtb", "mlham", "emt")
+
+#: Restarts from the starting geometry allowed per trajectory when the sampler
+#: fails (atoms overlapping on an ML surface), before sampling gives up.
+MAX_RESTARTS = 10
 
 
-def make_sampling_calculator(name: str = "gfn2-xtb") -> Calculator:
+def make_sampling_calculator(name: str = "gfn2-xtb", model: str | None = None) -> Calculator:
     """An ASE calculator to drive the sampling MD.
 
-    ``gfn2-xtb`` and ``gfn1-xtb`` use tblite; ``emt`` is ASE's toy potential
-    (no dependency, for tests only: its geometries are not chemical).
+    ``gfn2-xtb`` and ``gfn1-xtb`` use tblite; ``mlham`` is
+    :class:`~ase_mlham.calculator.MLHamCalculator` with the model file ``model``
+    (``None``: the shipped default model), without excitations; ``emt`` is ASE's
+    toy potential (no dependency, for tests only: its geometries are not chemical).
     """
+    if model is not None and name != "mlham":
+        raise ValueError(f"a sampling model file is only used with the 'mlham' sampler, not {name!r}")
+    if name == "mlham":
+        from ase_mlham.calculator import MLHamCalculator
+
+        return MLHamCalculator(model, n_excitations=0)
     if name in ("gfn2-xtb", "gfn1-xtb"):
         try:
             from tblite.ase import TBLite
@@ -71,6 +89,11 @@ def sample_configurations(
     Returns
     -------
     list of ``n_frames`` Atoms with positions in Angstrom, no calculator.
+
+    When the calculator raises ``ValueError`` during a stride (the ML
+    calculators do when atoms overlap), the stride is discarded and the
+    trajectory restarts from ``atoms`` with new velocities, at most
+    :data:`MAX_RESTARTS` times; then ``RuntimeError``.
     """
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
@@ -89,13 +112,25 @@ def sample_configurations(
         progress(1)
     if n_frames == 1:
         return frames
-    thermalize_momenta(system, temperature_K=temperature, rng=rng)
-    Stationary(system)
-    ZeroRotation(system)
-    dynamics = Langevin(system, timestep * units.fs, temperature_K=temperature,
+
+    def start():
+        system.set_positions(atoms.positions)
+        thermalize_momenta(system, temperature_K=temperature, rng=rng)
+        Stationary(system)
+        ZeroRotation(system)
+        return Langevin(system, timestep * units.fs, temperature_K=temperature,
                         friction=friction / units.fs, fixcm=False, rng=rng)
-    for _ in range(n_frames - 1):
-        dynamics.run(stride)
+
+    dynamics, restarts = start(), 0
+    while len(frames) < n_frames:
+        try:
+            dynamics.run(stride)
+        except ValueError as err:
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise RuntimeError(f"sampling failed {restarts} times, last: {err}") from err
+            dynamics = start()
+            continue
         frame = Atoms(numbers=system.numbers, positions=system.get_positions())
         frames.append(frame)
         if progress:

@@ -59,7 +59,7 @@ class TrainingSettings:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("learning_rate", "energy_learning_rate", "final_learning_rate_ratio", "core_weight",
-                     "force_weight", "energy_ridge_regularisation"):
+                     "force_weight", "ridge_regularisation", "energy_ridge_regularisation"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("validation_fraction", "test_fraction"):

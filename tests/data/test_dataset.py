@@ -36,6 +36,16 @@ def test_split_by_frame_is_stratified_and_disjoint(frames):
     assert [f.row_id for f in again] == [f.row_id for f in test]
 
 
+def test_adding_molecules_leaves_the_other_splits_unchanged(frames):
+    """More data (e.g. an active-learning round) must not reshuffle the held-out frames of the pool."""
+    water = [f for f in frames if f.molecule == "H2O"]
+    fewer = [f for f in frames if f.molecule not in ("CH4", "NH3")]
+    test_all = {f.row_id for f in split_by_frame(frames, 0.2, seed=1)[1]}
+    test_fewer = {f.row_id for f in split_by_frame(fewer, 0.2, seed=1)[1]}
+    assert test_fewer == test_all - {f.row_id for f in frames if f.molecule in ("CH4", "NH3")}
+    assert {f.row_id for f in split_by_frame(water, 0.2, seed=1)[1]} == test_all & {f.row_id for f in water}
+
+
 def test_split_by_molecule(frames):
     train, test = split_by_molecule(frames, test_molecules=["H2O", "C6H6"])
     assert molecules_of(test) == ["C6H6", "H2O"]

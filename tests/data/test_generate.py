@@ -187,3 +187,29 @@ def test_threads_per_worker_respect_omp_num_threads(monkeypatch, environment, wo
     monkeypatch.setenv("OMP_NUM_THREADS", environment)
     expected = 8 // workers if expected is None else expected
     assert generate_module.threads_per_worker(workers) == expected
+
+
+def test_skip_start_computes_frames_after_the_starting_geometry(tmp_path):
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
+                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    (report,) = generate(structures, db_path, 3, skip_start=True, **settings)
+    assert report.written == [1, 2] and frames_in(db_path) == [1, 2]
+    (report,) = generate(structures, db_path, 3, skip_start=True, **settings)
+    assert report.skipped == [1, 2] and not report.written
+
+
+def test_the_sampling_model_is_part_of_the_sampling_record(tmp_path):
+    from ase_mlham.data.generate import _sampling_record
+
+    assert "sampling_sampler_model" not in _sampling_record("H2O", SamplingSettings())
+    assert _sampling_record("H2O", SamplingSettings(sampler="mlham"))["sampling_sampler_model"] == "shipped default"
+    record = _sampling_record("H2O", SamplingSettings(sampler="mlham", sampler_model="runs/a.pt"))
+    assert record["sampling_sampler_model"] == "runs/a.pt"
+
+
+def test_cli_refuses_a_sampling_model_without_the_model_sampler(tmp_path):
+    result = run_cli(*WATER_ARGS, "--db", str(tmp_path / "w.db"), "--sampler-model", "m.pt", timeout=60)
+    assert result.returncode != 0 and "--sampler-model needs --sampler mlham" in result.stderr
+    assert not (tmp_path / "w.db").exists()

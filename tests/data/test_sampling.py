@@ -4,7 +4,19 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from ase_mlham.data.sampling import make_sampling_calculator, sample_configurations
+from ase.calculators.emt import EMT
+
+from ase_mlham.calculator import MLHamCalculator
+from ase_mlham.data.sampling import MAX_RESTARTS, make_sampling_calculator, sample_configurations
+from ase_mlham.model.io import save_model
+from ase_mlham.model.testing import random_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_model(random_tiny_model(seed=0), path)
+    return path
 
 
 def test_frames_start_at_input_and_are_reproducible():
@@ -34,3 +46,44 @@ def test_bad_arguments(kwargs, message):
 def test_unknown_sampler():
     with pytest.raises(ValueError, match="unknown sampler 'dftb'"):
         make_sampling_calculator("dftb")
+
+
+class FailingEMT(EMT):
+    """EMT that raises like the ML calculators on overlapping atoms, on chosen force calls."""
+
+    def __init__(self, failing_calls):
+        super().__init__()
+        self.failing_calls, self.calls = set(failing_calls), 0
+
+    def calculate(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls in self.failing_calls:
+            raise ValueError("atoms 0 and 1 are 0.3 A apart")
+        super().calculate(*args, **kwargs)
+
+
+def test_a_failed_stride_restarts_from_the_start():
+    water = molecule("H2O")
+    calculator = FailingEMT({4})
+    frames = sample_configurations(water, calculator, 3, stride=5, seed=1)
+    assert len(frames) == 3
+    assert calculator.calls > 2 * 5 + 3  # the failed stride was run again
+    assert np.array_equal(frames[0].positions, water.positions)
+
+
+def test_sampling_gives_up_after_repeated_failures():
+    calculator = FailingEMT(range(1, 10_000))
+    with pytest.raises(RuntimeError, match=f"failed {MAX_RESTARTS + 1} times.*0.3 A apart"):
+        sample_configurations(molecule("H2O"), calculator, 2, stride=5)
+
+
+def test_model_sampler_runs_the_ml_calculator(tiny_model_file):
+    calculator = make_sampling_calculator("mlham", str(tiny_model_file))
+    assert isinstance(calculator, MLHamCalculator) and calculator.n_excitations == 0
+    frames = sample_configurations(molecule("H2O"), calculator, 2, stride=3, temperature=300)
+    assert len(frames) == 2 and np.abs(frames[1].positions - frames[0].positions).max() > 0
+
+
+def test_a_sampling_model_needs_the_model_sampler():
+    with pytest.raises(ValueError, match="only used with the 'mlham' sampler"):
+        make_sampling_calculator("gfn2-xtb", "model.pt")
