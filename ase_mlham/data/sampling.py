@@ -8,6 +8,7 @@ next model those regions.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -129,6 +130,8 @@ def sample_configurations(
             restarts += 1
             if restarts > MAX_RESTARTS:
                 raise RuntimeError(f"sampling failed {restarts} times, last: {err}") from err
+            warnings.warn(f"sampling restarts from the starting geometry (restart {restarts}) after: {err}",
+                          RuntimeWarning, stacklevel=2)
             dynamics = start()
             continue
         frame = Atoms(numbers=system.numbers, positions=system.get_positions())

@@ -65,7 +65,8 @@ class FailingEMT(EMT):
 def test_a_failed_stride_restarts_from_the_start():
     water = molecule("H2O")
     calculator = FailingEMT({4})
-    frames = sample_configurations(water, calculator, 3, stride=5, seed=1)
+    with pytest.warns(RuntimeWarning, match="restarts from the starting geometry.*0.3 A apart"):
+        frames = sample_configurations(water, calculator, 3, stride=5, seed=1)
     assert len(frames) == 3
     assert calculator.calls > 2 * 5 + 3  # the failed stride was run again
     assert np.array_equal(frames[0].positions, water.positions)
@@ -73,7 +74,8 @@ def test_a_failed_stride_restarts_from_the_start():
 
 def test_sampling_gives_up_after_repeated_failures():
     calculator = FailingEMT(range(1, 10_000))
-    with pytest.raises(RuntimeError, match=f"failed {MAX_RESTARTS + 1} times.*0.3 A apart"):
+    with pytest.raises(RuntimeError, match=f"failed {MAX_RESTARTS + 1} times.*0.3 A apart"), \
+            pytest.warns(RuntimeWarning):
         sample_configurations(molecule("H2O"), calculator, 2, stride=5)
 
 
