@@ -168,6 +168,9 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="epochs without validation improvement before stopping")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of splits, batches and initial weights")
+    parser.add_argument("--training-only", nargs="+", default=[], metavar="DB",
+                        help="databases whose frames all go to training, none to the test or validation splits "
+                             "(e.g. active-learning frames: `mlham generate --sampler mlham`)")
     parser.add_argument("--molecules", nargs="+", help="train on these molecules only")
     parser.add_argument("--max-frames", type=int, help="use at most this many frames (random subset)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -188,7 +191,7 @@ def _run_train(args: argparse.Namespace) -> int:
         patience=args.patience, seed=args.seed)
     _, result = train_from_databases(args.databases, args.out, PRESETS[args.preset], settings,
                                      molecules=args.molecules, max_frames=args.max_frames,
-                                     show_progress=not args.quiet)
+                                     show_progress=not args.quiet, training_only=args.training_only)
     v = result.validation
     print(f"wrote {args.out}: {result.epochs_run} epochs; validation MAE gap {v['gap_mae']:.3f} eV, "
           f"occupied valence {v['occupied_valence_mae']:.3f} eV, window {v['window_mae']:.3f} eV, "

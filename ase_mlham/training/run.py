@@ -95,9 +95,15 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
 def train_from_databases(databases: Sequence[str | os.PathLike], out: str | os.PathLike,
                          model_settings: ModelSettings = ModelSettings(),
                          settings: TrainingSettings = TrainingSettings(), molecules: Sequence[str] | None = None,
-                         max_frames: int | None = None, show_progress: bool = True
+                         max_frames: int | None = None, show_progress: bool = True,
+                         training_only: Sequence[str | os.PathLike] = ()
                          ) -> tuple[MLHamModel, TrainingResult]:
-    """Read frames, split off a validation set by frame (stratified per molecule), train, save."""
+    """Read frames, split off test and validation sets by frame (stratified per molecule), train, save.
+
+    The frames of the ``training_only`` databases (e.g. a few active-learning frames per
+    molecule) join the training set whole: no test or validation frames are taken from
+    them, and ``molecules``/``max_frames`` do not apply to them.
+    """
     frames: list[ReferenceFrame] = []
     for database in databases:
         frames.extend(read_frames(database))
@@ -119,10 +125,18 @@ def train_from_databases(databases: Sequence[str | os.PathLike], out: str | os.P
     train_frames, validation_frames = split_by_frame(frames, settings.validation_fraction, settings.seed + 1)
     if not validation_frames:
         raise ValueError("the validation split is empty: use more frames or a larger validation_fraction")
+    extra: list[ReferenceFrame] = []
+    for database in training_only:
+        extra.extend(read_frames(database))
+    clashes = sorted(set(frame_ids(extra)) & set(frame_ids(frames)))
+    if clashes:  # frame identifiers (molecule/frame) must be unique across the model's data
+        raise ValueError(f"training-only frames {clashes[:5]} have the names of frames in {list(map(str, databases))}")
+    train_frames = [*train_frames, *extra]
     metadata = {
         "splits": {"test": frame_ids(test_frames), "validation": frame_ids(validation_frames)},
         "command": " ".join(["mlham", *sys.argv[1:]]) if Path(sys.argv[0]).name == "mlham" else None,
-        "databases": [str(Path(d).name) for d in databases],
+        "databases": [str(Path(d).name) for d in (*databases, *training_only)],
+        "training_only_databases": [str(Path(d).name) for d in training_only],
         "model_settings": model_settings.to_dict(),
     }
     return fit_model(train_frames, validation_frames, model_settings, settings, out, metadata, show_progress)

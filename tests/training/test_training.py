@@ -97,3 +97,33 @@ def test_adjusted_ridge_target_has_the_reference_spectrum(small_frames):
     target = ridge_target(item, "adjusted")
     assert np.allclose(torch.linalg.eigvalsh(target).numpy(), frame.mo_target, atol=1e-9)
     assert hamiltonian_to_blocks(target, frame.numbers, item.pairs).values
+
+
+def _copy_rows(g2_db, path, molecule, rename=None, count=3):
+    from ase.db import connect
+
+    target = connect(str(path))
+    for row in list(connect(str(g2_db)).select(molecule=molecule))[:count]:
+        keys = dict(row.key_value_pairs, molecule=rename or molecule)
+        target.write(row.toatoms(), key_value_pairs=keys, data=row.data)
+
+
+def test_training_only_frames_join_training_and_no_split(g2_db, tmp_path):
+    from ase_mlham.training.run import train_from_databases
+
+    main, extra = tmp_path / "main.db", tmp_path / "extra.db"
+    for name in ("H2O", "NH3"):
+        _copy_rows(g2_db, main, name)
+    _copy_rows(g2_db, extra, "CH4", rename="CH4-al1")
+    settings = TrainingSettings(epochs=1, batch_size=4, seed=0)
+    train_from_databases([main], tmp_path / "m.pt", TINY_SETTINGS, settings, show_progress=False,
+                         training_only=[extra])
+    meta = load_model(tmp_path / "m.pt").metadata
+    held_out = meta["splits"]["test"] + meta["splits"]["validation"]
+    assert not [name for name in held_out if name.startswith("CH4-al1/")]
+    assert meta["train_frames"] == 6 - len(held_out) + 3 and "CH4-al1" in meta["molecules"]
+    assert meta["training_only_databases"] == ["extra.db"] and "extra.db" in meta["databases"]
+    _copy_rows(g2_db, tmp_path / "clash.db", "H2O")
+    with pytest.raises(ValueError, match="have the names of frames"):
+        train_from_databases([main], tmp_path / "n.pt", TINY_SETTINGS, settings, show_progress=False,
+                             training_only=[tmp_path / "clash.db"])
