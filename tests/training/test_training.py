@@ -86,7 +86,9 @@ def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames):
     fit_energy_head(student, items, regularisation=1e-14)
     for frame in frames:
         prediction = student.predict(frame.numbers, frame.positions)
-        assert abs(float(prediction.energy) - frame.energy) < 1e-6
+        # energies of ~1e3 eV through a least-squares solve: 1e-5 eV is 1e-8 relative (1e-6 eV failed by
+        # 1% with one BLAS thread, a summation-order effect)
+        assert abs(float(prediction.energy) - frame.energy) < 1e-5
         assert np.allclose(prediction.forces.numpy(), frame.forces, atol=1e-6)
 
 
