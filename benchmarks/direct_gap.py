@@ -32,11 +32,9 @@ import numpy as np
 import torch
 
 from ase_mlham.data.dataset import ReferenceFrame, read_frames
-from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from g2_split import SHARED_DATA, g2_split
 TARGETS = ("HOMO", "LUMO", "gap")
 
 
@@ -104,13 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     model = load_model(args.model)
-    splits = model.metadata.get("splits")
-    if not splits:
-        parser.error(f"{args.model} records no train/validation/test splits")
-    pool = read_frames(args.g2)
-    test, validation = select_frames(pool, splits["test"]), select_frames(pool, splits["validation"])
-    held_out = set(splits["test"]) | set(splits["validation"])
-    train = [f for f, name in zip(pool, frame_ids(pool)) if name not in held_out]
+    try:
+        split = g2_split(model, args.g2)
+    except ValueError as err:
+        parser.error(f"{args.model}: {err}")
+    train, validation, test = split["train"], split["validation"], split["test"]
     larger = read_frames(args.larger)
     sets = {"train": train, "validation": validation, "G2 test": test, "larger": larger}
     x = {name: np.stack([molecular_descriptor(model, f) for f in frames]) for name, frames in sets.items()}

@@ -21,13 +21,11 @@ import numpy as np
 import torch
 
 from ase_mlham.data.dataset import ReferenceFrame, read_frames
-from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.initialise import fit_energy_head
 from ase_mlham.training.prepare import FrameInputs, invariant_jacobian
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from g2_split import SHARED_DATA, g2_split
 
 
 def energy_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame]) -> list[FrameInputs]:
@@ -65,13 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     model = load_model(args.model)
-    splits = model.metadata.get("splits")
-    if not splits:
-        parser.error(f"{args.model} records no train/validation/test splits")
-    pool = read_frames(args.g2)
-    held_out = set(splits["test"]) | set(splits["validation"])
-    train = energy_inputs(model, [f for f, name in zip(pool, frame_ids(pool)) if name not in held_out])
-    test = energy_inputs(model, select_frames(pool, splits["test"]))
+    try:
+        split = g2_split(model, args.g2)
+    except ValueError as err:
+        parser.error(f"{args.model}: {err}")
+    train, test = energy_inputs(model, split["train"]), energy_inputs(model, split["test"])
     larger = energy_inputs(model, read_frames(args.larger))
     with torch.no_grad():
         for network in model.energy_head.networks:  # the closed-form part alone

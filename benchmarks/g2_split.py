@@ -1,0 +1,28 @@
+"""The G2 pool split as a model file records it, for the benchmarks that refit on a model's training frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ase_mlham.data.dataset import ReferenceFrame, read_frames
+from ase_mlham.evaluation import frame_ids, select_frames
+from ase_mlham.model.model import MLHamModel
+
+#: ``shared/data`` beside the repository (developers' and CI's reference data).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def g2_split(model: MLHamModel, g2: str | Path) -> dict[str, list[ReferenceFrame]]:
+    """``train``, ``validation`` and ``test`` frames of the G2 database ``g2`` in ``model``'s recorded split.
+
+    ``train`` is every frame of ``g2`` held out from neither split. Raises
+    ``ValueError`` when the model file records no splits.
+    """
+    splits = model.metadata.get("splits")
+    if not splits:
+        raise ValueError("the model file records no train/validation/test splits")
+    pool = read_frames(g2)
+    held_out = set(splits["test"]) | set(splits["validation"])
+    return {"train": [f for f, name in zip(pool, frame_ids(pool)) if name not in held_out],
+            "validation": select_frames(pool, splits["validation"]),
+            "test": select_frames(pool, splits["test"])}
