@@ -18,8 +18,7 @@ from ase_mlham.descriptors.features import FeatureCalculator, Features
 from ase_mlham.electronic import number_of_occupied_orbitals
 from ase_mlham.model.blocks import assemble, block_keys, block_layout, block_samples
 from ase_mlham.model.heads import EnergyHead, HamiltonianHead
-from ase_mlham.model.inputs import (FeatureGroup, energy_invariants, feature_group,
-                                    gather_group_inputs, unordered_pairs)
+from ase_mlham.model.inputs import FeatureGroup, feature_group, gather_group_inputs, unordered_pairs
 from ase_mlham.model.settings import ModelSettings
 
 
@@ -75,6 +74,8 @@ class MLHamModel(nn.Module):
         self.settings = settings
         self.species = tuple(settings.descriptor.species)
         self.descriptor = FeatureCalculator(settings.descriptor)
+        self.energy_descriptor = (self.descriptor if settings.energy_descriptor is None
+                                  else FeatureCalculator(settings.energy_descriptor))
         self.keys = block_keys(self.species)
         if group_sizes is None or n_energy_invariants is None:
             group_sizes, n_energy_invariants = self._probe_sizes()
@@ -92,7 +93,7 @@ class MLHamModel(nn.Module):
         missing = {feature_group(key) for key in self.keys} - set(sizes)
         if missing:
             raise RuntimeError(f"the probe structure lacks feature groups {sorted(missing)}")
-        return sizes, energy_invariants(features).shape[1]
+        return sizes, self.energy_features(numbers, positions).shape[1]
 
     def species_index(self, numbers: Sequence[int]) -> torch.Tensor:
         """Position of each atom's species in :attr:`species`, ``(n_atoms,)``."""
@@ -113,9 +114,10 @@ class MLHamModel(nn.Module):
     def energy_features(self, numbers: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
         """Invariants of the energy head, ``(n_atoms, n_invariants)``; differentiable in positions.
 
-        Equal to ``energy_invariants(self.features(...))`` but computed alone (no
-        lambda > 0 or pair features), which keeps force evaluation cheap."""
-        return self.descriptor.invariants(np.asarray(numbers, dtype=np.int64), positions)
+        The on-site invariants of ``settings.energy_descriptor`` (when ``None``, of the
+        Hamiltonian's descriptor: ``energy_invariants(self.features(...))``), computed alone
+        (no lambda > 0 or pair features), which keeps force evaluation cheap."""
+        return self.energy_descriptor.invariants(np.asarray(numbers, dtype=np.int64), positions)
 
     def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
         """Energy, H' and orbital energies of one structure (no forces; see :meth:`predict`).

@@ -20,11 +20,17 @@ class ModelSettings:
         Invariant channels gating the nonlinear correction of each Hamiltonian block.
     energy_hidden
         Hidden layer widths of the per-species atomic-energy MLP.
+    energy_descriptor
+        Descriptor of the energy head's invariants (same species as ``descriptor``);
+        ``None``: the invariants of ``descriptor``. Energies and forces want a finer
+        radial/angular resolution than the Hamiltonian blocks, and only the invariants
+        of this descriptor are ever computed.
     """
 
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
     gate_channels: int = 4
     energy_hidden: tuple[int, ...] = (32, 32)
+    energy_descriptor: DescriptorSettings | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.descriptor, DescriptorSettings):
@@ -34,6 +40,13 @@ class ModelSettings:
             raise ValueError(f"gate_channels must be a positive integer, got {value!r}")
         if not all(isinstance(w, int) and w > 0 for w in self.energy_hidden):
             raise ValueError(f"energy_hidden must hold positive integers, got {self.energy_hidden!r}")
+        if self.energy_descriptor is not None:
+            if not isinstance(self.energy_descriptor, DescriptorSettings):
+                raise TypeError(f"energy_descriptor must be None or a DescriptorSettings, "
+                                f"got {type(self.energy_descriptor).__name__}")
+            if self.energy_descriptor.species != self.descriptor.species:
+                raise ValueError(f"energy_descriptor species {self.energy_descriptor.species} differ from the "
+                                 f"descriptor's {self.descriptor.species}")
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable form."""
@@ -43,11 +56,18 @@ class ModelSettings:
     def from_dict(cls, data: dict) -> "ModelSettings":
         """Inverse of :meth:`to_dict`; unknown keys are an error (a file of another format)."""
         data = dict(data)
-        descriptor = dict(data.pop("descriptor"))
-        descriptor["species"] = tuple(descriptor["species"])
+        descriptor = _descriptor_from_dict(data.pop("descriptor"))
+        if data.get("energy_descriptor") is not None:
+            data["energy_descriptor"] = _descriptor_from_dict(data["energy_descriptor"])
         if "energy_hidden" in data:
             data["energy_hidden"] = tuple(data["energy_hidden"])
-        return cls(descriptor=DescriptorSettings(**descriptor), **data)
+        return cls(descriptor=descriptor, **data)
+
+
+def _descriptor_from_dict(data: dict) -> DescriptorSettings:
+    data = dict(data)
+    data["species"] = tuple(data["species"])
+    return DescriptorSettings(**data)
 
 
 #: Range of the long-range (LODE) features of the presets, Angstrom: beyond the size of the
@@ -55,13 +75,18 @@ class ModelSettings:
 #: apart are exactly independent (size consistency).
 LODE_RANGE = 12.0
 
+_DEFAULT_DESCRIPTOR = DescriptorSettings(max_radial=4, max_angular=3, pair_max_radial=3, compressed_max_radial=2,
+                                         compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2,
+                                         lode_cutoff=LODE_RANGE)
+
 #: Named architectures: ``default`` is the shipped model's, ``tiny`` is for tests and smoke runs.
 PRESETS: dict[str, ModelSettings] = {
     "default": ModelSettings(
-        descriptor=DescriptorSettings(max_radial=4, max_angular=3, pair_max_radial=3, compressed_max_radial=2,
-                                      compressed_max_angular=2, lode_max_radial=2, lode_max_angular=2,
-                                      lode_cutoff=LODE_RANGE),
-        gate_channels=4, energy_hidden=(64, 64)),
+        descriptor=_DEFAULT_DESCRIPTOR,
+        gate_channels=4, energy_hidden=(64, 64),
+        # finer radial (6) and angular (4) resolution for energies and forces: the linear term's force MAE
+        # on held-out G2 frames falls from 0.146 to 0.111 eV/A (benchmarks/energy_descriptor.py)
+        energy_descriptor=dataclasses.replace(_DEFAULT_DESCRIPTOR, max_radial=6, max_angular=4)),
     "tiny": ModelSettings(
         descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
                                       compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1,

@@ -48,7 +48,10 @@ def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
         features = model.features(frame.numbers, positions)
         pairs = unordered_pairs(features)
         groups = gather_group_inputs(features, block_samples(frame.numbers, pairs))
-        invariants = energy_invariants(features)
+        if model.energy_descriptor is model.descriptor:  # the energy invariants are among the features
+            invariants = energy_invariants(features)
+        else:
+            invariants = model.energy_features(frame.numbers, positions)
     return FrameInputs(frame, pairs, groups, invariants, model.species_index(frame.numbers))
 
 

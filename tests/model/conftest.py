@@ -1,5 +1,7 @@
 """Tiny models for fast model tests."""
 
+import dataclasses
+
 import pytest
 
 from ase_mlham.model.model import MLHamModel
@@ -9,8 +11,13 @@ from ase_mlham.model.settings import PRESETS
 #: Small enough for quick tests; every feature group still exists.
 TINY_SETTINGS = PRESETS["tiny"]
 
+#: The same with the energy head on its own, finer descriptor (another cutoff too).
+TINY_SEPARATE_ENERGY_SETTINGS = dataclasses.replace(
+    TINY_SETTINGS, energy_descriptor=dataclasses.replace(TINY_SETTINGS.descriptor, max_radial=3, cutoff=4.5))
 
-@pytest.fixture(scope="module")
-def random_model() -> MLHamModel:
+
+@pytest.fixture(scope="module", params=["shared descriptor", "separate energy descriptor"])
+def random_model(request) -> MLHamModel:
     """A tiny model with random weights: every symmetry must hold for any weights."""
-    return randomise(MLHamModel(TINY_SETTINGS)).eval()
+    settings = TINY_SETTINGS if request.param == "shared descriptor" else TINY_SEPARATE_ENERGY_SETTINGS
+    return randomise(MLHamModel(settings)).eval()

@@ -1,5 +1,7 @@
 """The model's physics: symmetric H', invariant spectra and energies, forces = -dE/dR, locality."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from ase_mlham.basis import STO3G_SHELLS, ao_slices
 from ase_mlham.descriptors.testing import random_rotation
 from ase_mlham.model.model import MLHamModel
 
-from .conftest import TINY_SETTINGS
+from .conftest import TINY_SEPARATE_ENERGY_SETTINGS, TINY_SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,23 @@ def test_far_apart_copies_are_additive(random_model):
     assert torch.allclose(double.orbital_energies, union, atol=1e-10)
     assert abs(float(double.energy - 2 * single.energy)) < 1e-10
     assert torch.allclose(double.forces[:3], single.forces, atol=1e-10)
+
+
+def test_separate_energy_descriptor_feeds_the_energy_head_only():
+    shared, separate = MLHamModel(TINY_SETTINGS), MLHamModel(TINY_SEPARATE_ENERGY_SETTINGS)
+    assert shared.energy_descriptor is shared.descriptor
+    assert separate.energy_descriptor.settings == TINY_SEPARATE_ENERGY_SETTINGS.energy_descriptor
+    assert separate.group_sizes == shared.group_sizes  # the Hamiltonian head is unchanged
+    water = molecule("H2O")
+    invariants = separate.energy_features(water.numbers, torch.tensor(water.positions))
+    assert invariants.shape == (3, separate.n_energy_invariants)
+    assert separate.n_energy_invariants > shared.n_energy_invariants
+
+
+def test_energy_descriptor_of_other_species_is_refused():
+    other = dataclasses.replace(TINY_SETTINGS.descriptor, species=(1, 6, 8))
+    with pytest.raises(ValueError, match="energy_descriptor species"):
+        dataclasses.replace(TINY_SETTINGS, energy_descriptor=other)
 
 
 def test_unknown_element_is_named():

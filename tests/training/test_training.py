@@ -14,7 +14,7 @@ from ase_mlham.training.prepare import frame_inputs, invariant_jacobian
 from ase_mlham.training.run import build_model, fit_model
 from ase_mlham.training.trainer import TrainingSettings
 
-from ..model.conftest import TINY_SETTINGS
+from ..model.conftest import TINY_SEPARATE_ENERGY_SETTINGS, TINY_SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,11 @@ def test_jacobian_matches_finite_differences(small_frames):
     assert torch.allclose((plus - minus) / (2 * step), jacobian[:, :, 1, 2], atol=1e-7)
 
 
-def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames):
+@pytest.mark.parametrize("model_settings", [TINY_SETTINGS, TINY_SEPARATE_ENERGY_SETTINGS],
+                         ids=["shared descriptor", "separate energy descriptor"])
+def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model_settings):
     """Energies and forces of a model whose energy is linear in the invariants are fitted exactly."""
-    teacher = build_model(TINY_SETTINGS, seed=0)
+    teacher = build_model(model_settings, seed=0)
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
         teacher.energy_head.linear.copy_(0.1 * torch.randn(teacher.energy_head.linear.shape, generator=generator,
@@ -79,7 +81,7 @@ def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames):
         prediction = teacher.predict(frame.numbers, frame.positions)
         frames.append(dataclasses.replace(frame, energy=float(prediction.energy),
                                           forces=prediction.forces.numpy().copy()))
-    student = build_model(TINY_SETTINGS, seed=1)
+    student = build_model(model_settings, seed=1)
     items = [frame_inputs(student, frame) for frame in frames]
     for item in items:
         item.jacobian = invariant_jacobian(student, item)

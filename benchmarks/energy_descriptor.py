@@ -1,0 +1,76 @@
+"""Which descriptor should feed the energy head: closed-form linear term, energy and force errors.
+
+For each candidate energy descriptor (the ``default`` preset's descriptor with
+other radial/angular sizes), fits only the closed-form part of the energy head
+(per-species offsets and the linear term on the standardised invariants,
+``training.initialise.fit_energy_head``; the MLPs stay zero) to the training
+energies and forces of a model file's split of the G2 pool, and prints energy
+(meV/molecule) and force (eV/A per component) MAE on the training frames, the
+held-out G2 test frames and the larger molecules. This is how the default
+preset's ``energy_descriptor`` was chosen. One candidate on the full split takes
+~10 minutes and a few GB (the invariant Jacobians are kept in memory).
+
+    OMP_NUM_THREADS=1 python benchmarks/energy_descriptor.py ase_mlham/models/default.pt \\
+        --candidates 4,3 6,4 --regularisation 1e-9 1e-8
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from ase_mlham.data.dataset import read_frames
+from ase_mlham.model.io import load_model
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import PRESETS
+from ase_mlham.training.initialise import fit_energy_head
+from energy_ridge import energy_inputs, errors
+from g2_split import SHARED_DATA, g2_split
+
+
+def candidate(text: str) -> tuple[int, int]:
+    """``"MAX_RADIAL,MAX_ANGULAR"`` -> ``(max_radial, max_angular)``."""
+    try:
+        radial, angular = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MAX_RADIAL,MAX_ANGULAR, got {text!r}") from None
+    return radial, angular
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="a model file written by mlham train (its recorded split)")
+    parser.add_argument("--g2", type=Path, default=SHARED_DATA / "g2-b3lyp-def2tzvp.db")
+    parser.add_argument("--larger", type=Path, default=SHARED_DATA / "larger-b3lyp-def2tzvp.db")
+    parser.add_argument("--candidates", type=candidate, nargs="+", default=[(4, 3), (6, 4)],
+                        help="MAX_RADIAL,MAX_ANGULAR of the energy descriptor (other settings: the default preset's)")
+    parser.add_argument("--regularisation", type=float, nargs="+", default=[1e-9, 1e-8])
+    parser.add_argument("--stride", type=int, default=1, help="use every STRIDE-th training frame (quick looks)")
+    args = parser.parse_args(argv)
+
+    try:
+        split = g2_split(load_model(args.model), args.g2)
+    except ValueError as err:
+        parser.error(f"{args.model}: {err}")
+    larger = read_frames(args.larger)
+    base = PRESETS["default"]
+    print(f"linear term only, {len(split['train'][::args.stride])} training frames; "
+          "MAE energy (meV/molecule) / forces (eV/A)")
+    print(f"{'radial,angular':>15} {'invariants':>10} {'regularisation':>15} {'train':>16} {'G2 test':>16} "
+          f"{'larger':>16}")
+    for max_radial, max_angular in args.candidates:
+        descriptor = dataclasses.replace(base.descriptor, max_radial=max_radial, max_angular=max_angular)
+        model = MLHamModel(dataclasses.replace(base, energy_descriptor=descriptor))
+        sets = [energy_inputs(model, frames) for frames in (split["train"][::args.stride], split["test"], larger)]
+        for regularisation in args.regularisation:
+            fit_energy_head(model, sets[0], regularisation)
+            cells = [errors(model, items) for items in sets]
+            print(f"{max_radial:>13},{max_angular} {model.n_energy_invariants:>10} {regularisation:>15g} "
+                  + " ".join(f"{e:>7.0f} / {f:>6.3f}" for e, f in cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
