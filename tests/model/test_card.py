@@ -1,11 +1,13 @@
 """Model card: built from the model file's metadata and `mlham evaluate --json` tables."""
 
 import json
+from pathlib import Path
 
+import ase_mlham
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.evaluation import evaluate
 from ase_mlham.model.card import main, sha256
-from ase_mlham.model.io import save_model
+from ase_mlham.model.io import FORMAT_VERSION, save_model
 
 
 def test_card_records_data_command_and_metrics(random_model, g2_db, tmp_path):
@@ -25,3 +27,13 @@ def test_card_records_data_command_and_metrics(random_model, g2_db, tmp_path):
     gap = evaluation["overall"]["methods"]["model"]["gap"]["mae"]
     assert card["targets"]["g2_test"]["gap"] == {"mae": gap, "target": 0.10, "met": gap <= 0.10}
     assert "larger" not in card["targets"] and card["notes"] == ["tiny"]
+
+
+def test_shipped_card_describes_the_shipped_model():
+    """The card next to the default weights is the one built from them (a retrained model needs a new card)."""
+    models = Path(ase_mlham.__file__).parent / "models"
+    card = json.loads((models / "default.json").read_text())
+    model_path = models / card["model_file"]
+    assert card["sha256"] == sha256(model_path)
+    assert card["size_bytes"] == model_path.stat().st_size
+    assert card["format_version"] == FORMAT_VERSION
