@@ -1,10 +1,16 @@
 """Model files: bit-exact round trip, clear errors for missing, corrupt and foreign files."""
 
+import json
+
 import pytest
 import torch
 from ase.build import molecule
 
 from ase_mlham.model.io import FORMAT_VERSION, ModelFileError, load_model, model_metadata, save_model
+from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.testing import randomise
+
+from .conftest import TINY_SETTINGS
 
 
 def test_round_trip_is_bit_exact(random_model, tmp_path):
@@ -57,3 +63,20 @@ def test_loading_never_runs_code_from_the_file(tmp_path):
     torch.save({"format": "ase-mlham-model", "payload": Payload()}, path)
     with pytest.raises(ModelFileError, match="corrupt"):
         load_model(path)
+
+
+def test_files_written_before_the_energy_descriptor_option_still_load(tmp_path):
+    """Their settings have no ``energy_descriptor`` key: the energy head reads the Hamiltonian's descriptor."""
+    model = randomise(MLHamModel(TINY_SETTINGS))
+    path = tmp_path / "old.pt"
+    save_model(model, path)
+    contents = torch.load(path, weights_only=True)
+    settings = json.loads(contents["settings"])
+    del settings["energy_descriptor"]
+    contents["settings"] = json.dumps(settings)
+    torch.save(contents, path)
+    loaded = load_model(path)
+    assert loaded.settings.energy_descriptor is None and loaded.energy_descriptor is loaded.descriptor
+    water = molecule("H2O")
+    assert torch.equal(loaded.predict(water.numbers, water.positions).forces,
+                       model.predict(water.numbers, water.positions).forces)
