@@ -1,7 +1,7 @@
 """Which descriptor should feed the energy head: closed-form linear term, energy and force errors.
 
 For each candidate energy descriptor (the ``default`` preset's descriptor with
-other radial/angular sizes), fits only the closed-form part of the energy head
+some settings replaced, ``name=value,...``), fits only the closed-form part of the energy head
 (per-species offsets and the linear term on the standardised invariants,
 ``training.initialise.fit_energy_head``; the MLPs stay zero) to the training
 energies and forces of a model file's split of the G2 pool, and prints energy
@@ -11,7 +11,7 @@ preset's ``energy_descriptor`` was chosen. One candidate on the full split takes
 ~10 minutes and a few GB (the invariant Jacobians are kept in memory).
 
     OMP_NUM_THREADS=1 python benchmarks/energy_descriptor.py ase_mlham/models/default.pt \\
-        --candidates 4,3 6,4 --regularisation 1e-9 1e-8
+        --candidates max_radial=4,max_angular=3 max_radial=6,max_angular=4 --regularisation 1e-9 1e-8
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from ase_mlham.data.dataset import read_frames
+from ase_mlham.descriptors.settings import DescriptorSettings
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import PRESETS
@@ -30,13 +31,18 @@ from energy_ridge import energy_inputs, errors
 from g2_split import SHARED_DATA, g2_split
 
 
-def candidate(text: str) -> tuple[int, int]:
-    """``"MAX_RADIAL,MAX_ANGULAR"`` -> ``(max_radial, max_angular)``."""
+def candidate(text: str) -> dict[str, int]:
+    """``"max_radial=6,max_angular=4"`` -> the integer ``DescriptorSettings`` fields to replace."""
+    fields = {field.name for field in dataclasses.fields(DescriptorSettings)}
     try:
-        radial, angular = (int(part) for part in text.split(","))
+        pairs = dict(item.split("=") for item in text.split(","))
+        replaced = {name: int(value) for name, value in pairs.items()}
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected MAX_RADIAL,MAX_ANGULAR, got {text!r}") from None
-    return radial, angular
+        raise argparse.ArgumentTypeError(f"expected NAME=INTEGER,..., got {text!r}") from None
+    unknown = sorted(set(replaced) - fields)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: not DescriptorSettings fields")
+    return replaced
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="a model file written by mlham train (its recorded split)")
     parser.add_argument("--g2", type=Path, default=SHARED_DATA / "g2-b3lyp-def2tzvp.db")
     parser.add_argument("--larger", type=Path, default=SHARED_DATA / "larger-b3lyp-def2tzvp.db")
-    parser.add_argument("--candidates", type=candidate, nargs="+", default=[(4, 3), (6, 4)],
-                        help="MAX_RADIAL,MAX_ANGULAR of the energy descriptor (other settings: the default preset's)")
+    parser.add_argument("--candidates", type=candidate, nargs="+",
+                        default=[{"max_radial": 4, "max_angular": 3}, {"max_radial": 6, "max_angular": 4}],
+                        help="NAME=INTEGER,... DescriptorSettings fields of an energy descriptor that differ from "
+                             "the default preset's descriptor")
     parser.add_argument("--regularisation", type=float, nargs="+", default=[1e-9, 1e-8])
     parser.add_argument("--stride", type=int, default=1, help="use every STRIDE-th training frame (quick looks)")
     args = parser.parse_args(argv)
@@ -58,17 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     base = PRESETS["default"]
     print(f"linear term only, {len(split['train'][::args.stride])} training frames; "
           "MAE energy (meV/molecule) / forces (eV/A)")
-    print(f"{'radial,angular':>15} {'invariants':>10} {'regularisation':>15} {'train':>16} {'G2 test':>16} "
-          f"{'larger':>16}")
-    for max_radial, max_angular in args.candidates:
-        descriptor = dataclasses.replace(base.descriptor, max_radial=max_radial, max_angular=max_angular)
+    print(f"{'invariants':>10} {'regularisation':>15} {'train':>16} {'G2 test':>16} {'larger':>16}  candidate")
+    for replaced in args.candidates:
+        descriptor = dataclasses.replace(base.descriptor, **replaced)
         model = MLHamModel(dataclasses.replace(base, energy_descriptor=descriptor))
+        label = ",".join(f"{name}={value}" for name, value in replaced.items())
         sets = [energy_inputs(model, frames) for frames in (split["train"][::args.stride], split["test"], larger)]
         for regularisation in args.regularisation:
             fit_energy_head(model, sets[0], regularisation)
             cells = [errors(model, items) for items in sets]
-            print(f"{max_radial:>13},{max_angular} {model.n_energy_invariants:>10} {regularisation:>15g} "
-                  + " ".join(f"{e:>7.0f} / {f:>6.3f}" for e, f in cells), flush=True)
+            print(f"{model.n_energy_invariants:>10} {regularisation:>15g} "
+                  + " ".join(f"{e:>7.0f} / {f:>6.3f}" for e, f in cells) + f"  {label}", flush=True)
     return 0
 
 
