@@ -19,11 +19,15 @@ import numpy as np
 import torch
 
 from ase_mlham.model.blocks import BlockKey, hamiltonian_to_blocks
+from ase_mlham.model.heads import EnergyHead
 from ase_mlham.model.inputs import feature_group, gate_group, key_name
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.prepare import FrameInputs
 
 INIT_TARGETS = ("adjusted", "sto3g", "none")
+
+#: Frames whose least-squares rows are stacked into one update of the energy head's normal matrix.
+_FRAMES_PER_UPDATE = 64
 
 
 def fit_feature_scales(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
@@ -85,28 +89,59 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
     n_weights = n_species * n_invariants
     normal = torch.zeros(n_weights + n_species, n_weights + n_species, dtype=torch.float64)
     moment = torch.zeros(n_weights + n_species, dtype=torch.float64)
+    # A frame's rows are zero in the columns of species it lacks, so frames are grouped by the species
+    # they contain and each group fills only its own columns; rows are stacked so that every update of
+    # the normal matrix is one large product (a rank-(3 n_atoms + 1) update per frame is memory-bound).
+    by_species: dict[tuple[int, ...], list[FrameInputs]] = {}
     for item in items:
         if item.jacobian is None:
             raise ValueError("fit_energy_head needs the invariant Jacobians (training.prepare.invariant_jacobian)")
-        species_index, n_atoms = item.species_index, len(item.species_index)
-        onehot = torch.nn.functional.one_hot(species_index, n_species).to(torch.float64)
-        standardised = head.standardised(item.invariants, species_index)
-        jacobian = item.jacobian / head.scale[species_index, None, None, None]
-        energy_row = torch.cat([torch.einsum("as,af->sf", onehot, standardised).reshape(-1), onehot.sum(0)])
-        force_rows = torch.cat([
-            -torch.einsum("as,afbx->bxsf", onehot, jacobian).reshape(3 * n_atoms, n_weights),
-            torch.zeros(3 * n_atoms, n_species, dtype=torch.float64)], dim=1)
-        normal += torch.outer(energy_row, energy_row) + force_rows.T @ force_rows
-        forces = torch.tensor(item.frame.forces, dtype=torch.float64).reshape(-1)
-        moment += energy_row * item.frame.energy + force_rows.T @ forces
+        by_species.setdefault(tuple(torch.unique(item.species_index).tolist()), []).append(item)
+    for present, group in by_species.items():
+        columns = torch.cat([torch.arange(s * n_invariants, (s + 1) * n_invariants) for s in present]
+                            + [n_weights + torch.tensor(present)])
+        for start in range(0, len(group), _FRAMES_PER_UPDATE):
+            rows, targets = zip(*(_least_squares_rows(head, item, present)
+                                  for item in group[start:start + _FRAMES_PER_UPDATE]))
+            rows, targets = torch.cat(rows), torch.cat(targets)
+            normal.index_put_((columns[:, None], columns[None, :]), rows.T @ rows, accumulate=True)
+            moment.index_add_(0, columns, rows.T @ targets)
     penalty = torch.zeros(n_weights + n_species, dtype=torch.float64)
     penalty[:n_weights] = regularisation * torch.diagonal(normal)[:n_weights].mean().clamp_min(1e-12)
     # species absent from training: their columns are zero; pin their weights and offsets at 0
     absent = torch.diagonal(normal) == 0
     penalty[absent] = 1.0
-    solution = torch.linalg.solve(normal + torch.diag(penalty), moment)
+    matrix = normal + torch.diag(penalty)
+    # symmetric positive definite: Cholesky costs half of LU; rounding can defeat it at tiny regularisation
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    if int(info) == 0:
+        solution = torch.cholesky_solve(moment[:, None], factor)[:, 0]
+    else:
+        solution = torch.linalg.solve(matrix, moment)
     head.linear.copy_(solution[:n_weights].reshape(n_species, n_invariants))
     head.offsets.copy_(solution[n_weights:])
+
+
+def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int, ...]
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of the energy head's linear least-squares problem for one frame.
+
+    Columns: the linear weights of each species in ``present`` (``len(present) * n_invariants``),
+    then their offsets. Rows: the energy (eV), then the ``3 n_atoms`` force components
+    (eV/Angstrom). Returns the ``(1 + 3 n_atoms, n_columns)`` matrix and the ``(1 + 3 n_atoms,)``
+    targets.
+    """
+    species_index, n_atoms = item.species_index, len(item.species_index)
+    local = torch.searchsorted(torch.tensor(present), species_index)  # species -> position in ``present``
+    onehot = torch.nn.functional.one_hot(local, len(present)).to(torch.float64)
+    standardised = head.standardised(item.invariants, species_index)
+    jacobian = item.jacobian / head.scale[species_index, None, None, None]
+    energy_row = torch.cat([torch.einsum("as,af->sf", onehot, standardised).reshape(-1), onehot.sum(0)])
+    force_rows = torch.cat([-torch.einsum("as,afbx->bxsf", onehot, jacobian).reshape(3 * n_atoms, -1),
+                            torch.zeros(3 * n_atoms, len(present), dtype=torch.float64)], dim=1)
+    forces = torch.tensor(item.frame.forces, dtype=torch.float64).reshape(-1)
+    targets = torch.cat([torch.tensor([item.frame.energy], dtype=torch.float64), forces])
+    return torch.cat([energy_row[None], force_rows]), targets
 
 
 def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.blocks import hamiltonian_to_blocks
 from ase_mlham.model.io import load_model
+from ase_mlham.training import initialise
 from ase_mlham.training.initialise import fit_energy_head, ridge_target
 from ase_mlham.training.prepare import frame_inputs, invariant_jacobian
 from ase_mlham.training.run import build_model, fit_model
@@ -68,8 +69,10 @@ def test_jacobian_matches_finite_differences(small_frames):
 
 @pytest.mark.parametrize("model_settings", [TINY_SETTINGS, TINY_SEPARATE_ENERGY_SETTINGS],
                          ids=["shared descriptor", "separate energy descriptor"])
-def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model_settings):
+def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model_settings, monkeypatch):
     """Energies and forces of a model whose energy is linear in the invariants are fitted exactly."""
+    # frames of 4 species sets, 3 each: with 2 frames per update every set takes two stacked updates
+    monkeypatch.setattr(initialise, "_FRAMES_PER_UPDATE", 2)
     teacher = build_model(model_settings, seed=0)
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
