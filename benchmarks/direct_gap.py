@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ase_mlham.data.dataset import ReferenceFrame, read_frames
-from ase_mlham.model.io import load_model
+from ase_mlham.data.dataset import ReferenceFrame
 from ase_mlham.model.model import MLHamModel
-from g2_split import SHARED_DATA, g2_split
+from g2_split import add_split_arguments, split_from_arguments
 TARGETS = ("HOMO", "LUMO", "gap")
 
 
@@ -96,18 +94,11 @@ def fit_on_validation(x_train, y_train, x_val, y_val, widths: Sequence[float | N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="a model file written by mlham train (its splits are used)")
-    parser.add_argument("--g2", type=Path, default=SHARED_DATA / "g2-b3lyp-def2tzvp.db")
-    parser.add_argument("--larger", type=Path, default=SHARED_DATA / "larger-b3lyp-def2tzvp.db")
+    add_split_arguments(parser, "a model file written by mlham train (its splits are used)")
     args = parser.parse_args(argv)
 
-    model = load_model(args.model)
-    try:
-        split = g2_split(model, args.g2)
-    except ValueError as err:
-        parser.error(f"{args.model}: {err}")
+    model, split, larger = split_from_arguments(parser, args)
     train, validation, test = split["train"], split["validation"], split["test"]
-    larger = read_frames(args.larger)
     sets = {"train": train, "validation": validation, "G2 test": test, "larger": larger}
     x = {name: np.stack([molecular_descriptor(model, f) for f in frames]) for name, frames in sets.items()}
     y = {name: np.stack([frontier_energies(np.asarray(f.mo_target), f.nocc) for f in frames])

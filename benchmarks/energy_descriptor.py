@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
-from ase_mlham.data.dataset import read_frames
 from ase_mlham.descriptors.settings import DescriptorSettings
-from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import PRESETS
 from ase_mlham.training.initialise import fit_energy_head
 from energy_ridge import energy_inputs, errors
-from g2_split import SHARED_DATA, g2_split
+from g2_split import add_split_arguments, split_from_arguments
 
 
 def candidate(text: str) -> dict[str, int]:
@@ -47,9 +44,7 @@ def candidate(text: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="a model file written by mlham train (its recorded split)")
-    parser.add_argument("--g2", type=Path, default=SHARED_DATA / "g2-b3lyp-def2tzvp.db")
-    parser.add_argument("--larger", type=Path, default=SHARED_DATA / "larger-b3lyp-def2tzvp.db")
+    add_split_arguments(parser, "a model file written by mlham train (its recorded split)")
     parser.add_argument("--candidates", type=candidate, nargs="+",
                         default=[{"max_radial": 4, "max_angular": 3}, {"max_radial": 6, "max_angular": 4}],
                         help="NAME=INTEGER,... DescriptorSettings fields of an energy descriptor that differ from "
@@ -58,11 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=1, help="use every STRIDE-th training frame (quick looks)")
     args = parser.parse_args(argv)
 
-    try:
-        split = g2_split(load_model(args.model), args.g2)
-    except ValueError as err:
-        parser.error(f"{args.model}: {err}")
-    larger = read_frames(args.larger)
+    _, split, larger = split_from_arguments(parser, args)
     base = PRESETS["default"]
     print(f"linear term only, {len(split['train'][::args.stride])} training frames; "
           "MAE energy (meV/molecule) / forces (eV/A)")

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ase_mlham.data.dataset import ReferenceFrame, read_frames
-from ase_mlham.model.io import load_model
+from ase_mlham.data.dataset import ReferenceFrame
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.initialise import fit_energy_head
 from ase_mlham.training.prepare import FrameInputs, invariant_jacobian
-from g2_split import SHARED_DATA, g2_split
+from g2_split import add_split_arguments, split_from_arguments
 
 
 def energy_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame]) -> list[FrameInputs]:
@@ -56,19 +54,13 @@ def errors(model: MLHamModel, items: Sequence[FrameInputs]) -> tuple[float, floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="a model file written by mlham train (its splits and descriptor)")
-    parser.add_argument("--g2", type=Path, default=SHARED_DATA / "g2-b3lyp-def2tzvp.db")
-    parser.add_argument("--larger", type=Path, default=SHARED_DATA / "larger-b3lyp-def2tzvp.db")
+    add_split_arguments(parser, "a model file written by mlham train (its splits and descriptor)")
     parser.add_argument("--regularisation", type=float, nargs="+", default=[1e-10, 1e-8, 1e-6])
     args = parser.parse_args(argv)
 
-    model = load_model(args.model)
-    try:
-        split = g2_split(model, args.g2)
-    except ValueError as err:
-        parser.error(f"{args.model}: {err}")
+    model, split, larger = split_from_arguments(parser, args)
     train, test = energy_inputs(model, split["train"]), energy_inputs(model, split["test"])
-    larger = energy_inputs(model, read_frames(args.larger))
+    larger = energy_inputs(model, larger)
     with torch.no_grad():
         for network in model.energy_head.networks:  # the closed-form part alone
             network[-1].weight.zero_()
