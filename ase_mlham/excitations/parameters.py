@@ -93,7 +93,7 @@ class STDASettings:
         window holds more), then secondary ones by decreasing :math:`E^{(2)}`.
         Only the lowest states are wanted and the cost grows as the cube of the
         number of CSFs: with the default budget, 20 states of a 50-atom alkane
-        (exact B3LYP/STO-3G orbitals) take ~40 ms instead of ~2 s on one thread, and move by
+        (exact B3LYP/STO-3G orbitals) take ~45 ms instead of ~2 s on one thread, and move by
         0.03 eV on average (0.13 eV at most); small molecules (benzene, pyridine,
         furan: under 200 selected CSFs) stay within it and get the paper's
         selection unchanged.
