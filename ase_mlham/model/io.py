@@ -20,7 +20,13 @@ from ase_mlham.model.settings import ModelSettings
 #: Identifies an ase-mlham model file.
 FORMAT_NAME = "ase-mlham-model"
 #: Bumped whenever the file layout or the architecture changes incompatibly.
-FORMAT_VERSION = 2  # 2: energy head of linear term + MLP on all invariants (was a PCA projection)
+# 2: energy head of linear term + MLP on all invariants (was a PCA projection);
+# 3: the energy MLPs read the standardised invariants times sqrt(n_invariants)
+FORMAT_VERSION = 3
+#: Older versions still read, with what differs from the current architecture: version 2 has the
+#: same weights, its MLPs read the standardised invariants unscaled (the models that sampled the
+#: active-learning data are version 2, and the card's commands must keep running).
+READABLE_VERSIONS = {2: {"energy_network_input_scale": 1.0}, FORMAT_VERSION: {}}
 
 
 class ModelFileError(ValueError):
@@ -64,9 +70,9 @@ def read_model_file(path: str | os.PathLike) -> dict:
     if not isinstance(contents, dict) or contents.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{str(path)!r} is not an ase-mlham model file")
     version = contents.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(f"model file {str(path)!r} has format version {version}; this ase-mlham reads "
-                             f"version {FORMAT_VERSION} (retrain or use a matching ase-mlham)")
+                             f"versions {sorted(READABLE_VERSIONS)} (retrain or use a matching ase-mlham)")
     missing = {"settings", "group_sizes", "n_energy_invariants", "state_dict"} - set(contents)
     if missing:
         raise ModelFileError(f"model file {str(path)!r} lacks {sorted(missing)}")
@@ -81,6 +87,9 @@ def load_model(path: str | os.PathLike) -> MLHamModel:
         group_sizes = {_group_from_json(group): tuple(size) for group, size in json.loads(contents["group_sizes"])}
         model = MLHamModel(settings, group_sizes, int(contents["n_energy_invariants"]))
         model.load_state_dict(contents["state_dict"], strict=True)
+        legacy = READABLE_VERSIONS[contents["format_version"]]
+        if "energy_network_input_scale" in legacy:
+            model.energy_head.network_input_scale = legacy["energy_network_input_scale"]
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"model file {str(path)!r} does not match this ase-mlham's architecture: {err}") from None
     model.metadata = json.loads(contents.get("metadata", "{}"))

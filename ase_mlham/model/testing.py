@@ -22,6 +22,11 @@ def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamMode
             parameter.copy_(scale * torch.randn(parameter.shape, dtype=parameter.dtype, generator=generator))
         linear = model.energy_head.linear
         linear.copy_(0.1 * torch.randn(linear.shape, dtype=linear.dtype, generator=generator))
+        # the MLPs read their inputs times network_input_scale; undoing it in their first layers keeps
+        # the random energy surface as gentle as a trained one (forces of ~1 eV/A, not ~10), so that
+        # MD with a random model (driver tests) does not fly apart
+        for network in model.energy_head.networks:
+            network[0].weight /= model.energy_head.network_input_scale
     return model.eval()
 
 

@@ -11,7 +11,12 @@ Loss of a batch (energies in eV, forces in eV/Angstrom):
 with :math:`\\varepsilon` the eigenvalues of the predicted H' (gradients flow
 through the eigensolver: indirect learning), :math:`w_k` 1 except
 ``core_weight`` for the C/N/O 1s orbitals. The Hamiltonian and energy heads
-share no parameter, so each keeps its own best validation state.
+share no parameter, so each keeps its own best validation state, judged by the
+absolute-error forms of its loss terms (``hamiltonian_score``,
+``energy_score``): the squared forms are ruled by a few outlying validation
+frames, whose errors can grow while every other frame's shrink (the first model
+trained with force weight 1 kept its energy head of epoch 134 of 400 that way:
+held-out G2 energy 55 meV/molecule where the MAE of validation kept falling).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class TrainingSettings:
     epochs: int = 300
     batch_size: int = 32
     learning_rate: float = 1e-4  # Hamiltonian head: it starts from the ridge fit, so gently
-    energy_learning_rate: float = 1e-3  # energy MLPs: start from zero, on top of the closed-form linear term
+    energy_learning_rate: float = 2e-3  # energy MLPs: start from zero, on top of the closed-form linear term
     final_learning_rate_ratio: float = 0.03  # end of the cosine schedule, relative to the start
     core_weight: float = 0.05
     force_weight: float = 1.0
@@ -75,7 +80,7 @@ class BatchErrors:
     energy_loss: torch.Tensor
     force_loss: torch.Tensor
     sums: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
 
 
 def predicted_orbital_energies(model: MLHamModel, batch: Batch) -> torch.Tensor:
@@ -119,18 +124,26 @@ def batch_errors(model: MLHamModel, batch: Batch, settings: TrainingSettings, cr
             "window": float(difference.abs().sum()), "gap": float(gap.abs().sum()),
             "occupied_valence": float((difference.abs() * valence).sum()),
             "energy": float(energy_error.abs().sum()), "forces": float(force_error.abs().sum()),
+            "weighted_window": float((batch.weights * difference.abs()).sum()),
+            "energy_per_atom": float((energy_error / batch.n_atoms).abs().sum()),
         }
         counts = {
             "window": int(batch.mask.sum()), "gap": len(batch.frames), "occupied_valence": int(valence.sum()),
             "energy": len(batch.frames), "forces": int(3 * batch.atom_mask.sum()),
+            "weighted_window": float(batch.weights.sum()), "energy_per_atom": len(batch.frames),
         }
     return BatchErrors(eigen_loss, energy_loss, force_loss, sums, counts)
 
 
 def evaluate_batches(model: MLHamModel, batches: Sequence[Batch], settings: TrainingSettings) -> dict[str, float]:
-    """Mean absolute errors (eV, eV per molecule, eV/Angstrom) and mean losses over batches."""
+    """Mean absolute errors (eV, eV per molecule, eV/Angstrom), mean losses and the two heads' scores.
+
+    ``hamiltonian_score``: the loss-weighted MAE of the eigenvalues (eV);
+    ``energy_score``: energy MAE per atom + sqrt(force_weight) x force MAE (the
+    absolute-error form of the energy + force loss). Lower is better.
+    """
     sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    counts: dict[str, float] = {}
     eigen, energy = 0.0, 0.0
     with torch.no_grad():
         for batch in batches:
@@ -143,6 +156,8 @@ def evaluate_batches(model: MLHamModel, batches: Sequence[Batch], settings: Trai
     n_frames = sum(len(b.frames) for b in batches)
     metrics = {f"{name}_mae": sums[name] / max(counts[name], 1) for name in sums}
     metrics.update(eigen_loss=eigen / n_frames, energy_loss=energy / n_frames)
+    metrics["hamiltonian_score"] = metrics.pop("weighted_window_mae")
+    metrics["energy_score"] = metrics.pop("energy_per_atom_mae") + math.sqrt(settings.force_weight) * metrics["forces_mae"]
     return metrics
 
 
@@ -160,10 +175,11 @@ class TrainingResult:
 def train(model: MLHamModel, train_batches: Sequence[Batch], validation_batches: Sequence[Batch],
           settings: TrainingSettings, checkpoint: Callable[[MLHamModel, dict], None] | None = None,
           checkpoint_every: int = 10, show_progress: bool = True) -> TrainingResult:
-    """Adam with a cosine learning-rate schedule and early stopping on the validation losses.
+    """Adam with a cosine learning-rate schedule and early stopping on the validation scores.
 
     The Hamiltonian head and the energy head each end in their own best
-    validation state. ``checkpoint(model, info)`` is called with the best
+    validation state (lowest ``hamiltonian_score``, ``energy_score``: see
+    :func:`evaluate_batches`). ``checkpoint(model, info)`` is called with the best
     states so far every ``checkpoint_every`` epochs and at the end.
     """
     rng = np.random.default_rng(settings.seed)
@@ -191,10 +207,10 @@ def train(model: MLHamModel, train_batches: Sequence[Batch], validation_batches:
         metrics = evaluate_batches(model, validation_batches, settings)
         metrics["epoch"] = epoch
         history.append(metrics)
-        for head, loss_name in (("hamiltonian", "eigen_loss"), ("energy", "energy_loss")):
-            if metrics[loss_name] < best[head][0]:
+        for head in ("hamiltonian", "energy"):
+            if metrics[f"{head}_score"] < best[head][0]:
                 module = getattr(model, f"{head}_head")
-                best[head] = (metrics[loss_name], epoch, copy.deepcopy(module.state_dict()))
+                best[head] = (metrics[f"{head}_score"], epoch, copy.deepcopy(module.state_dict()))
         bar.update(1, f"val gap {metrics['gap_mae']:.3f} eV, window {metrics['window_mae']:.3f} eV, "
                       f"E {metrics['energy_mae'] * 1000:.0f} meV, F {metrics['forces_mae'] * 1000:.0f} meV/A")
         stalled = all(epoch - best[head][1] >= settings.patience for head in best)

@@ -54,6 +54,28 @@ def test_foreign_and_future_files(tmp_path):
         load_model(path)
 
 
+def test_version_2_files_keep_their_unscaled_energy_networks(random_model, tmp_path):
+    """Version 2 (the models that sampled the active-learning data) differs only in the MLP input
+    scale: loaded, it predicts what the same weights with scale 1 predict, not the current scale's."""
+    path = tmp_path / "model.pt"
+    save_model(random_model, path)
+    contents = torch.load(path, weights_only=True)
+    contents["format_version"] = 2
+    torch.save(contents, path)
+    old = load_model(path)
+    assert old.energy_head.network_input_scale == 1.0
+    assert random_model.energy_head.network_input_scale == random_model.n_energy_invariants**0.5
+    water = molecule("H2O")
+    current = random_model.predict(water.numbers, water.positions).energy
+    random_model.energy_head.network_input_scale = 1.0
+    try:
+        unscaled = random_model.predict(water.numbers, water.positions).energy
+    finally:
+        random_model.energy_head.network_input_scale = random_model.n_energy_invariants**0.5
+    assert torch.equal(old.predict(water.numbers, water.positions).energy, unscaled)
+    assert not torch.allclose(unscaled, current)
+
+
 def test_loading_never_runs_code_from_the_file(tmp_path):
     class Payload:
         def __reduce__(self):

@@ -46,6 +46,19 @@ def test_loss_decreases_and_checkpoint_is_written(trained):
         assert torch.equal(a, b), name
 
 
+def test_each_head_keeps_its_best_validation_state(trained):
+    """Selection by the absolute-error scores (not the squared losses): the restored heads reproduce
+    the validation errors of the epochs with the lowest scores."""
+    _, result, _ = trained
+    history = result.history
+    for head, columns in (("hamiltonian", ("window_mae", "gap_mae")), ("energy", ("energy_mae", "forces_mae"))):
+        scores = [h[f"{head}_score"] for h in history]
+        best_epoch = getattr(result, f"best_epoch_{head}")
+        assert best_epoch == int(np.argmin(scores)) + 1
+        for column in columns:
+            assert result.validation[column] == pytest.approx(history[best_epoch - 1][column], rel=1e-10)
+
+
 def test_training_is_reproducible(small_frames):
     settings = TrainingSettings(epochs=2, batch_size=4, seed=3)
     runs = [fit_model(small_frames[:6], small_frames[6:8], TINY_SETTINGS, settings, show_progress=False)[0]

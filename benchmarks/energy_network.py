@@ -1,0 +1,118 @@
+"""What the energy head's MLPs add on top of its closed-form linear term, and what their input scale does.
+
+Fits the closed-form part of the energy head (``training.initialise.fit_energy_head``)
+to the training energies and forces of a model file's split of the G2 pool,
+then trains only the per-species MLPs (freshly initialised, last layer zero)
+on energies and forces with the loss, optimiser and schedule of ``mlham train``
+(``training.trainer``: Adam, cosine schedule, per-atom energy loss + force
+weight x force loss), once for each MLP input scale, and prints energy
+(meV/molecule) and force (eV/A per component) MAE on the training frames, the
+held-out G2 test frames and the larger molecules. Scale ``sqrt`` is the
+architecture's (``EnergyHead.network_input_scale = sqrt(n_invariants)``);
+``1`` is the previous one. The Hamiltonian head plays no part, so this takes
+minutes where a full training takes half an hour: 15 minutes for the command
+below on one thread beside other jobs (the invariant Jacobians, a few GB, stay
+in memory).
+
+    OMP_NUM_THREADS=1 python benchmarks/energy_network.py ase_mlham/models/default.pt --scales 1 sqrt
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ase_mlham.model.heads import EnergyHead
+from ase_mlham.training.initialise import fit_energy_head
+from ase_mlham.training.prepare import FrameInputs
+from ase_mlham.training.trainer import TrainingSettings
+from energy_ridge import energy_inputs, errors
+from g2_split import add_split_arguments, split_from_arguments
+
+
+def reset_networks(head: EnergyHead, seed: int) -> None:
+    """Fresh MLP weights (PyTorch's default initialisation), last layers zero: as built by ``EnergyHead``."""
+    torch.manual_seed(seed)
+    for network in head.networks:
+        for layer in network:
+            if isinstance(layer, torch.nn.Linear):
+                layer.reset_parameters()
+        torch.nn.init.zeros_(network[-1].weight)
+        torch.nn.init.zeros_(network[-1].bias)
+
+
+def batch_loss(head: EnergyHead, items: Sequence[FrameInputs], force_weight: float) -> torch.Tensor:
+    """``mlham train``'s energy + force loss over ``items`` (eV^2/atom^2 + weight x (eV/A)^2)."""
+    invariants = torch.cat([item.invariants for item in items]).requires_grad_(True)
+    atomic = head(invariants, torch.cat([item.species_index for item in items]))
+    sizes = [len(item.species_index) for item in items]
+    energies = torch.stack([part.sum() for part in atomic.split(sizes)])
+    (gradient,) = torch.autograd.grad(energies.sum(), invariants, create_graph=True)
+    forces = torch.cat([-torch.einsum("af,afbx->bx", part, item.jacobian)
+                        for part, item in zip(gradient.split(sizes), items)])
+    reference_energies = torch.tensor([item.frame.energy for item in items], dtype=torch.float64)
+    reference_forces = torch.cat([torch.tensor(item.frame.forces, dtype=torch.float64) for item in items])
+    energy_loss = (((energies - reference_energies) / torch.tensor(sizes)) ** 2).mean()
+    return energy_loss + force_weight * ((forces - reference_forces) ** 2).mean()
+
+
+def train_networks(head: EnergyHead, items: Sequence[FrameInputs], settings: TrainingSettings) -> None:
+    """Adam on the MLPs only (the linear term and offsets are buffers), ``mlham train``'s schedule."""
+    optimiser = torch.optim.Adam(head.networks.parameters(), lr=settings.energy_learning_rate)
+    ratio = settings.final_learning_rate_ratio
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1))))
+    rng = np.random.default_rng(settings.seed)
+    for _ in range(settings.epochs):
+        order = rng.permutation(len(items))
+        for start in range(0, len(items), settings.batch_size):
+            loss = batch_loss(head, [items[i] for i in order[start:start + settings.batch_size]], settings.force_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_split_arguments(parser, "a model file written by mlham train (its split and energy descriptor)")
+    parser.add_argument("--scales", nargs="+", default=["1", "sqrt"],
+                        help="MLP input scales to compare: numbers, or 'sqrt' for sqrt(n_invariants)")
+    defaults = TrainingSettings()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--energy-learning-rate", type=float, default=defaults.energy_learning_rate)
+    parser.add_argument("--force-weight", type=float, default=defaults.force_weight)
+    args = parser.parse_args(argv)
+    settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
+                                energy_learning_rate=args.energy_learning_rate, force_weight=args.force_weight)
+
+    model, split, larger = split_from_arguments(parser, args)
+    sets = {"train": energy_inputs(model, split["train"]), "G2 test": energy_inputs(model, split["test"]),
+            "larger": energy_inputs(model, larger)}
+    head = model.energy_head
+    fit_energy_head(model, sets["train"], settings.energy_ridge_regularisation)
+    n_invariants = head.mean.shape[1]
+    print(f"{len(sets['train'])} training frames, {n_invariants} invariants, MLPs {model.settings.energy_hidden}, "
+          f"{settings.epochs} epochs, batch {settings.batch_size}, learning rate {settings.energy_learning_rate:g}, "
+          f"force weight {settings.force_weight:g}; MAE energy (meV/molecule) / forces (eV/A)")
+    print(f"{'MLP input scale':>16} " + " ".join(f"{name:>16}" for name in sets))
+    reset_networks(head, settings.seed)  # last layers zero: the linear term alone
+    print(f"{'(no MLP)':>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in map(lambda s: errors(model, s), sets.values())))
+    for scale in args.scales:
+        head.network_input_scale = math.sqrt(n_invariants) if scale == "sqrt" else float(scale)
+        reset_networks(head, settings.seed)
+        train_networks(head, sets["train"], settings)
+        cells = [errors(model, items) for items in sets.values()]
+        label = f"sqrt(n) = {math.sqrt(n_invariants):.1f}" if scale == "sqrt" else scale
+        print(f"{label:>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
