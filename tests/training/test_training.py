@@ -82,10 +82,19 @@ def test_jacobian_matches_finite_differences(small_frames):
 
 @pytest.mark.parametrize("model_settings", [TINY_SETTINGS, TINY_SEPARATE_ENERGY_SETTINGS],
                          ids=["shared descriptor", "separate energy descriptor"])
-def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model_settings, monkeypatch):
-    """Energies and forces of a model whose energy is linear in the invariants are fitted exactly."""
+@pytest.mark.parametrize("cholesky_fails", [False, True], ids=["cholesky", "solve fallback"])
+def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model_settings, cholesky_fails,
+                                                             monkeypatch):
+    """Energies and forces of a model whose energy is linear in the invariants are fitted exactly,
+    by the Cholesky solve and by the general solve it falls back to when rounding defeats it."""
     # frames of 4 species sets, 3 each: with 2 frames per update every set takes two stacked updates
     monkeypatch.setattr(initialise, "_FRAMES_PER_UPDATE", 2)
+    failures = []
+    if cholesky_fails:
+        def failing_cholesky(matrix):
+            failures.append(matrix.shape)
+            return torch.zeros_like(matrix), torch.tensor(1)  # info > 0: not positive definite
+        monkeypatch.setattr(torch.linalg, "cholesky_ex", failing_cholesky)
     teacher = build_model(model_settings, seed=0)
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
@@ -102,6 +111,7 @@ def test_closed_form_energy_head_reproduces_a_linear_teacher(small_frames, model
     for item in items:
         item.jacobian = invariant_jacobian(student, item)
     fit_energy_head(student, items, regularisation=1e-14)
+    assert len(failures) == int(cholesky_fails)
     for frame in frames:
         prediction = student.predict(frame.numbers, frame.positions)
         # energies of ~1e3 eV through a least-squares solve: 1e-5 eV is 1e-8 relative (1e-6 eV failed by
