@@ -30,20 +30,15 @@ import torch
 from ase_mlham.model.heads import EnergyHead
 from ase_mlham.training.initialise import fit_energy_head
 from ase_mlham.training.prepare import FrameInputs
-from ase_mlham.training.trainer import TrainingSettings
+from ase_mlham.training.trainer import TrainingSettings, cosine_schedule
 from energy_ridge import energy_inputs, errors
 from g2_split import add_split_arguments, split_from_arguments
 
 
-def reset_networks(head: EnergyHead, seed: int) -> None:
-    """Fresh MLP weights (PyTorch's default initialisation), last layers zero: as built by ``EnergyHead``."""
+def reset_networks(head: EnergyHead, hidden: tuple[int, ...], seed: int) -> None:
+    """The MLPs of a freshly built ``EnergyHead`` (last layers zero), seeded; the fitted buffers stay."""
     torch.manual_seed(seed)
-    for network in head.networks:
-        for layer in network:
-            if isinstance(layer, torch.nn.Linear):
-                layer.reset_parameters()
-        torch.nn.init.zeros_(network[-1].weight)
-        torch.nn.init.zeros_(network[-1].bias)
+    head.networks = EnergyHead(head.species, head.mean.shape[1], hidden).networks
 
 
 def batch_loss(head: EnergyHead, items: Sequence[FrameInputs], force_weight: float) -> torch.Tensor:
@@ -64,9 +59,7 @@ def batch_loss(head: EnergyHead, items: Sequence[FrameInputs], force_weight: flo
 def train_networks(head: EnergyHead, items: Sequence[FrameInputs], settings: TrainingSettings) -> None:
     """Adam on the MLPs only (the linear term and offsets are buffers), ``mlham train``'s schedule."""
     optimiser = torch.optim.Adam(head.networks.parameters(), lr=settings.energy_learning_rate)
-    ratio = settings.final_learning_rate_ratio
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1))))
+    schedule = cosine_schedule(optimiser, settings)
     rng = np.random.default_rng(settings.seed)
     for _ in range(settings.epochs):
         order = rng.permutation(len(items))
@@ -102,11 +95,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{settings.epochs} epochs, batch {settings.batch_size}, learning rate {settings.energy_learning_rate:g}, "
           f"force weight {settings.force_weight:g}; MAE energy (meV/molecule) / forces (eV/A)")
     print(f"{'MLP input scale':>16} " + " ".join(f"{name:>16}" for name in sets))
-    reset_networks(head, settings.seed)  # last layers zero: the linear term alone
-    print(f"{'(no MLP)':>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in map(lambda s: errors(model, s), sets.values())))
+    hidden = model.settings.energy_hidden
+    reset_networks(head, hidden, settings.seed)  # last layers zero: the linear term alone
+    cells = [errors(model, items) for items in sets.values()]
+    print(f"{'(no MLP)':>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells))
     for scale in args.scales:
         head.network_input_scale = math.sqrt(n_invariants) if scale == "sqrt" else float(scale)
-        reset_networks(head, settings.seed)
+        reset_networks(head, hidden, settings.seed)
         train_networks(head, sets["train"], settings)
         cells = [errors(model, items) for items in sets.values()]
         label = f"sqrt(n) = {math.sqrt(n_invariants):.1f}" if scale == "sqrt" else scale

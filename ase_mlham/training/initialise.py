@@ -66,6 +66,22 @@ def fit_gates(model: MLHamModel, items: Sequence[FrameInputs]) -> None:
         module.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
 
+def fit_energy_standardisation(head: EnergyHead, invariants: torch.Tensor, species_index: torch.Tensor) -> None:
+    """Per species, the mean ``(n_invariants,)`` and the single RMS norm of the centred invariants.
+
+    ``invariants`` ``(n_atoms, n_invariants)`` of the training atoms, ``species_index``
+    ``(n_atoms,)``; species without atoms keep mean 0 and scale 1.
+    """
+    for s in range(len(head.species)):
+        own = invariants[species_index == s]
+        if len(own) == 0:
+            continue
+        mean = own.mean(0)
+        rms = float(((own - mean) ** 2).sum(1).mean().sqrt())
+        head.mean[s].copy_(mean)
+        head.scale[s] = rms if rms > 1e-12 else 1.0
+
+
 def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisation: float = 1e-10) -> None:
     """Closed-form start of the energy head from training energies and forces.
 
@@ -78,14 +94,8 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
     """
     head = model.energy_head
     n_species, n_invariants = head.mean.shape
-    for s in range(n_species):
-        invariants = torch.cat([item.invariants[item.species_index == s] for item in items])
-        if len(invariants) == 0:
-            continue
-        mean = invariants.mean(0)
-        rms = float(((invariants - mean) ** 2).sum(1).mean().sqrt())
-        head.mean[s].copy_(mean)
-        head.scale[s] = rms if rms > 1e-12 else 1.0
+    fit_energy_standardisation(head, torch.cat([item.invariants for item in items]),
+                               torch.cat([item.species_index for item in items]))
     n_weights = n_species * n_invariants
     normal = torch.zeros(n_weights + n_species, n_weights + n_species, dtype=torch.float64)
     moment = torch.zeros(n_weights + n_species, dtype=torch.float64)

@@ -161,6 +161,15 @@ def evaluate_batches(model: MLHamModel, batches: Sequence[Batch], settings: Trai
     return metrics
 
 
+def cosine_schedule(optimiser: torch.optim.Optimizer, settings: TrainingSettings
+                    ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rates falling from their initial values to ``final_learning_rate_ratio`` of them
+    along half a cosine over ``settings.epochs`` (step it once per epoch)."""
+    ratio = settings.final_learning_rate_ratio
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1.0))))
+
+
 @dataclass
 class TrainingResult:
     """What :func:`train` did: the epochs run and the best validation metrics."""
@@ -187,9 +196,7 @@ def train(model: MLHamModel, train_batches: Sequence[Batch], validation_batches:
         {"params": model.hamiltonian_head.parameters(), "lr": settings.learning_rate},
         {"params": model.energy_head.parameters(), "lr": settings.energy_learning_rate},
     ])
-    ratio = settings.final_learning_rate_ratio
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda epoch: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(epoch / settings.epochs, 1.0))))
+    schedule = cosine_schedule(optimiser, settings)
     best = {"hamiltonian": (math.inf, 0, None), "energy": (math.inf, 0, None)}
     history = []
     bar = ProgressBar(settings.epochs, "training", enabled=show_progress)
