@@ -124,7 +124,7 @@ def _check_pyscf_settings(reference) -> None:
 
 
 def _add_train(subparsers) -> None:
-    from ase_mlham.model.settings import PRESETS
+    from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
     from ase_mlham.training.initialise import INIT_TARGETS
     from ase_mlham.training.trainer import TrainingSettings
 
@@ -140,7 +140,7 @@ def _add_train(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("databases", nargs="+", metavar="DB", help="reference databases (ASE db, DATA.md schema)")
     parser.add_argument("--out", required=True, help="model file to write (.pt)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="model architecture")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="model architecture")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum number of epochs")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="frames per batch")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,

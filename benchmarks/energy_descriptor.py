@@ -1,13 +1,14 @@
 """Which descriptor should feed the energy head: closed-form linear term, energy and force errors.
 
-For each candidate energy descriptor (the ``default`` preset's descriptor with
-some settings replaced, ``name=value,...``), fits only the closed-form part of the energy head
+For each candidate energy descriptor (the ``lode`` preset's Hamiltonian
+descriptor, LODE included as in every preset's energy descriptor, with some
+settings replaced, ``name=value,...``), fits only the closed-form part of the energy head
 (per-species offsets and the linear term on the standardised invariants,
 ``training.initialise.fit_energy_head``; the MLPs stay zero) to the training
 energies and forces of a model file's split of the G2 pool, and prints energy
 (meV/molecule) and force (eV/A per component) MAE on the training frames, the
-held-out G2 test frames and the larger molecules. This is how the default
-preset's ``energy_descriptor`` was chosen. One candidate on the full split takes
+held-out G2 test frames and the larger molecules. This is how the presets'
+``energy_descriptor`` was chosen. One candidate on the full split takes
 ~10 minutes and a few GB (the invariant Jacobians are kept in memory).
 
     OMP_NUM_THREADS=1 python benchmarks/energy_descriptor.py ase_mlham/models/default.pt \\
@@ -48,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=candidate, nargs="+",
                         default=[{"max_radial": 4, "max_angular": 3}, {"max_radial": 6, "max_angular": 4}],
                         help="NAME=INTEGER,... DescriptorSettings fields of an energy descriptor that differ from "
-                             "the default preset's descriptor")
+                             "the lode preset's descriptor")
     parser.add_argument("--regularisation", type=float, nargs="+", default=[1e-9, 1e-8])
     parser.add_argument("--stride", type=int, default=1, help="use every STRIDE-th training frame (quick looks)")
     args = parser.parse_args(argv)
 
     _, split, larger = split_from_arguments(parser, args)
-    base = PRESETS["default"]
+    base = PRESETS["lode"]
     print(f"linear term only, {len(split['train'][::args.stride])} training frames; "
           "MAE energy (meV/molecule) / forces (eV/A)")
     print(f"{'invariants':>10} {'regularisation':>15} {'train':>16} {'G2 test':>16} {'larger':>16}  candidate")

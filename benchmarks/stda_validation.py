@@ -223,11 +223,11 @@ def timing(model_path: str | None, repeats: int = 15) -> str:
 
     from ase_mlham.calculator import MLHamCalculator
     from ase_mlham.model.model import MLHamModel
-    from ase_mlham.model.settings import PRESETS
+    from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
     from ase_mlham.model.testing import randomise
 
     # random weights of the default architecture cost what a trained default model costs
-    model = model_path if model_path else randomise(MLHamModel(PRESETS["default"]))
+    model = model_path if model_path else randomise(MLHamModel(PRESETS[DEFAULT_PRESET]))
     label = model_path or "default architecture, random weights"
     lines = [f"### Cost ({label}, {torch.get_num_threads()} thread(s), medians)", ""]
     big = alkane(16)

@@ -11,6 +11,8 @@ from ase.build import molecule
 from ase_mlham.basis import STO3G_SHELLS, ao_slices
 from ase_mlham.descriptors.testing import random_rotation
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.model.settings import PRESETS
+from ase_mlham.model.testing import randomise
 
 from .conftest import TINY_SEPARATE_ENERGY_SETTINGS, TINY_SETTINGS
 
@@ -102,6 +104,30 @@ def test_far_apart_copies_are_additive(random_model):
     assert torch.allclose(double.orbital_energies, union, atol=1e-10)
     assert abs(float(double.energy - 2 * single.energy)) < 1e-10
     assert torch.allclose(double.forces[:3], single.forces, atol=1e-10)
+
+
+@pytest.mark.parametrize("gap", [5.6, 8.0])
+@pytest.mark.parametrize("preset", ["lode", "local-hamiltonian", "no-lode"])
+def test_molecules_beyond_the_pair_cutoff_interact_only_through_lode(preset, gap):
+    # the local features reach pair_cutoff + cutoff_width (5.5 A) at most, LODE 12.5 A: two molecules whose
+    # nearest atoms are 5.6-8.5 A apart have the orbital energies of each alone exactly when the Hamiltonian
+    # has no LODE features, and additive energies and forces when neither head has
+    settings = PRESETS[preset]
+    reach = settings.descriptor.pair_cutoff + settings.descriptor.cutoff_width
+    model = randomise(MLHamModel(settings)).eval()
+    water, ammonia = molecule("H2O"), molecule("NH3")
+    ammonia.positions += [0.0, 0.0, water.positions[:, 2].max() - ammonia.positions[:, 2].min() + gap]
+    pair = water + ammonia
+    nearest = np.linalg.norm(water.positions[:, None] - ammonia.positions[None], axis=-1).min()
+    assert reach < nearest < 8.5
+    alone = [model.predict(part.numbers, part.positions) for part in (water, ammonia)]
+    both = model.predict(pair.numbers, pair.positions)
+    union = torch.sort(torch.cat([result.orbital_energies for result in alone])).values
+    independent_spectra = torch.allclose(both.orbital_energies, union, atol=1e-10)
+    assert independent_spectra == (preset != "lode")
+    additive = abs(float(both.energy - alone[0].energy - alone[1].energy)) < 1e-10
+    assert additive == (preset == "no-lode")
+    assert torch.allclose(both.forces[:3], alone[0].forces, atol=1e-10) == (preset == "no-lode")
 
 
 def test_separate_energy_descriptor_feeds_the_energy_head_only():
