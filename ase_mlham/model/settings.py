@@ -86,9 +86,9 @@ _ENERGY_DESCRIPTOR = dataclasses.replace(_DEFAULT_DESCRIPTOR, max_radial=6, max_
 #: Named architectures (``mlham train --preset``): :data:`DEFAULT_PRESET` is the shipped model's,
 #: ``tiny`` is for tests and smoke runs.
 PRESETS: dict[str, ModelSettings] = {
-    # LODE in both descriptors: the shipped model's. Its orbital energies transferred to the larger
-    # molecules better than those of a local-hamiltonian model (README, v9 vs v10), but the features reach
-    # 12.5 A, so molecules closer than that are coupled by eV (benchmarks/far_neighbour.py)
+    # LODE in both descriptors: the shipped model's. Against local-hamiltonian on the same data: the same
+    # accuracy in distribution, a trade on the larger molecules (README); but its features reach 12.5 A,
+    # so molecules closer than that are coupled by eV (benchmarks/far_neighbour.py)
     "lode": ModelSettings(
         descriptor=_DEFAULT_DESCRIPTOR, gate_channels=4, energy_hidden=(64, 64), energy_descriptor=_ENERGY_DESCRIPTOR),
     # no long-range (LODE) features in the Hamiltonian's descriptor: its blocks see 5.5 A at most, so the
