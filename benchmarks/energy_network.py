@@ -56,9 +56,13 @@ def batch_loss(head: EnergyHead, items: Sequence[FrameInputs], force_weight: flo
     return energy_loss + force_weight * ((forces - reference_forces) ** 2).mean()
 
 
-def train_networks(head: EnergyHead, items: Sequence[FrameInputs], settings: TrainingSettings) -> None:
-    """Adam on the MLPs only (the linear term and offsets are buffers), ``mlham train``'s schedule."""
-    optimiser = torch.optim.Adam(head.networks.parameters(), lr=settings.energy_learning_rate)
+def train_networks(head: EnergyHead, items: Sequence[FrameInputs], settings: TrainingSettings,
+                   weight_decay: float = 0.0) -> None:
+    """Adam on the MLPs only (the linear term and offsets are buffers), ``mlham train``'s schedule;
+    with ``weight_decay`` > 0, AdamW (decoupled decay) instead, which ``mlham train`` does not use."""
+    parameters, rate = head.networks.parameters(), settings.energy_learning_rate
+    optimiser = (torch.optim.AdamW(parameters, lr=rate, weight_decay=weight_decay) if weight_decay > 0
+                 else torch.optim.Adam(parameters, lr=rate))
     schedule = cosine_schedule(optimiser, settings)
     rng = np.random.default_rng(settings.seed)
     for _ in range(settings.epochs):
@@ -81,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--energy-learning-rate", type=float, default=defaults.energy_learning_rate)
     parser.add_argument("--force-weight", type=float, default=defaults.force_weight)
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="AdamW weight decay of the MLPs (0: Adam, as mlham train)")
     args = parser.parse_args(argv)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 energy_learning_rate=args.energy_learning_rate, force_weight=args.force_weight)
@@ -93,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     n_invariants = head.mean.shape[1]
     print(f"{len(sets['train'])} training frames, {n_invariants} invariants, MLPs {model.settings.energy_hidden}, "
           f"{settings.epochs} epochs, batch {settings.batch_size}, learning rate {settings.energy_learning_rate:g}, "
-          f"force weight {settings.force_weight:g}; MAE energy (meV/molecule) / forces (eV/A)")
+          f"force weight {settings.force_weight:g}, weight decay {args.weight_decay:g}; "
+          "MAE energy (meV/molecule) / forces (eV/A)")
     print(f"{'MLP input scale':>16} " + " ".join(f"{name:>16}" for name in sets))
     hidden = model.settings.energy_hidden
     reset_networks(head, hidden, settings.seed)  # last layers zero: the linear term alone
@@ -102,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     for scale in args.scales:
         head.network_input_scale = math.sqrt(n_invariants) if scale == "sqrt" else float(scale)
         reset_networks(head, hidden, settings.seed)
-        train_networks(head, sets["train"], settings)
+        train_networks(head, sets["train"], settings, args.weight_decay)
         cells = [errors(model, items) for items in sets.values()]
         label = f"sqrt(n) = {math.sqrt(n_invariants):.1f}" if scale == "sqrt" else scale
         print(f"{label:>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells), flush=True)

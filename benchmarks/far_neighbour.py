@@ -66,13 +66,13 @@ def xtb_singlepoint(atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
             np.sort(np.asarray(result.get("orbital-energies")) * Hartree))
 
 
-def coupling(singlepoint, first: Atoms, second: Atoms, gap: float) -> tuple[float, float, float]:
-    """``(E_int meV, mean |dF_A| eV/A, spectrum MAE eV)`` of A and B placed ``gap`` A apart."""
-    energy_a, forces_a, levels_a = singlepoint(first)
-    energy_b, _, levels_b = singlepoint(second)
-    energy, forces, levels = singlepoint(placed(first, second, gap))
+def coupling(monomers: tuple, dimer: tuple, n_first: int) -> tuple[float, float, float]:
+    """``(E_int meV, mean |dF_A| eV/A, spectrum MAE eV)`` from the singlepoints of A and B alone
+    (``monomers``) and of A + B (``dimer``, A's ``n_first`` atoms first)."""
+    (energy_a, forces_a, levels_a), (energy_b, _, levels_b) = monomers
+    energy, forces, levels = dimer
     separate = np.sort(np.concatenate([levels_a, levels_b]))
-    force_change = np.linalg.norm(forces[:len(first)] - forces_a, axis=1).mean()
+    force_change = np.linalg.norm(forces[:n_first] - forces_a, axis=1).mean()
     return 1000 * (energy - energy_a - energy_b), float(force_change), float(np.abs(levels - separate).mean())
 
 
@@ -98,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'A:B':<28} {'gap, A':>6}  " + "  ".join(f"{name[-24:]:>24}" for name in methods))
     for pair in args.pairs:
         first, second = (molecule(name) for name in pair.split(":"))
+        # A and B alone do not depend on the gap: one singlepoint each per method
+        monomers = [(singlepoint(first), singlepoint(second)) for singlepoint in methods.values()]
         for gap in args.gaps:
-            cells = [coupling(singlepoint, first, second, gap) for singlepoint in methods.values()]
+            dimer = placed(first, second, gap)
+            cells = [coupling(alone, singlepoint(dimer), len(first))
+                     for alone, singlepoint in zip(monomers, methods.values())]
             print(f"{pair:<28} {gap:>6.1f}  "
                   + "  ".join(f"{e:>8.0f} / {f:.3f} / {s:.3f}" for e, f, s in cells), flush=True)
     return 0

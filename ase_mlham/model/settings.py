@@ -82,6 +82,7 @@ _DEFAULT_DESCRIPTOR = DescriptorSettings(max_radial=4, max_angular=3, pair_max_r
 # finer radial (6) and angular (4) resolution for energies and forces: the linear term's force MAE on
 # held-out G2 frames falls from 0.146 to 0.111 eV/A (benchmarks/energy_descriptor.py)
 _ENERGY_DESCRIPTOR = dataclasses.replace(_DEFAULT_DESCRIPTOR, max_radial=6, max_angular=4)
+_LOCAL_DESCRIPTOR = dataclasses.replace(_DEFAULT_DESCRIPTOR, lode=False)
 
 #: Named architectures (``mlham train --preset``): :data:`DEFAULT_PRESET` is the shipped model's,
 #: ``tiny`` is for tests and smoke runs.
@@ -96,11 +97,11 @@ PRESETS: dict[str, ModelSettings] = {
     # shifted trans-butane's by 0.5 eV, where GFN2-xTB says 1 meV (benchmarks/far_neighbour.py). The energy
     # head keeps LODE: without it the closed-form start's validation force error was 0.53 eV/A, not 0.16
     "local-hamiltonian": ModelSettings(
-        descriptor=dataclasses.replace(_DEFAULT_DESCRIPTOR, lode=False),
+        descriptor=_LOCAL_DESCRIPTOR,
         gate_channels=4, energy_hidden=(64, 64), energy_descriptor=_ENERGY_DESCRIPTOR),
     # no LODE at all: molecules whose nearest atoms are further apart than 5.5 A do not interact
     "no-lode": ModelSettings(
-        descriptor=dataclasses.replace(_DEFAULT_DESCRIPTOR, lode=False),
+        descriptor=_LOCAL_DESCRIPTOR,
         gate_channels=4, energy_hidden=(64, 64),
         energy_descriptor=dataclasses.replace(_ENERGY_DESCRIPTOR, lode=False)),
     "tiny": ModelSettings(
