@@ -26,10 +26,14 @@ def _add_generate(subparsers) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("molecules", nargs="+", metavar="MOLECULE",
+    parser.add_argument("molecules", nargs="*", metavar="MOLECULE",
                         help="a G2 name (ase.build.molecule, e.g. H2O, C6H6), a structure file readable "
                              "by ase.io (xyz, extxyz, ...), or a SMILES string (needs RDKit; prefix "
                              "'smiles:' to force that reading)")
+    parser.add_argument("--pair", nargs=3, action="append", default=[], metavar=("A", "B", "GAP"),
+                        help="also sample the pair of molecules A and B (as MOLECULE) placed with their "
+                             "nearest atoms GAP Angstrom apart, in a random orientation drawn from --seed; "
+                             "stored as 'A+B@GAP'. Repeat for more pairs")
     parser.add_argument("--db", required=True, help="ASE database to append to (created if missing)")
     parser.add_argument("--name", help="name stored as the 'molecule' key (default: the G2 name, file "
                                        "stem or SMILES); only with a single MOLECULE")
@@ -71,10 +75,12 @@ def _add_generate(subparsers) -> None:
 
 def _run_generate(args: argparse.Namespace) -> int:
     from ase_mlham.data.generate import SamplingSettings, generate
-    from ase_mlham.data.molecules import resolve_structure
+    from ase_mlham.data.molecules import molecule_pair, resolve_structure
     from ase_mlham.data.reference import ReferenceSettings
 
-    if args.name and len(args.molecules) > 1:
+    if not args.molecules and not args.pair:
+        raise ValueError("give at least one MOLECULE or --pair")
+    if args.name and len(args.molecules) + len(args.pair) > 1:
         raise ValueError("--name needs exactly one MOLECULE")
     for option in ("frames", "stride", "workers"):
         if getattr(args, option) < 1:
@@ -86,6 +92,13 @@ def _run_generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
     # Validate every molecule before anything is sampled or written.
     structures = [resolve_structure(spec, args.name, args.seed) for spec in args.molecules]
+    for first, second, gap in args.pair:
+        try:
+            gap = float(gap)
+        except ValueError:
+            raise ValueError(f"--pair {first} {second} {gap}: GAP must be a distance in Angstrom") from None
+        structures.append(molecule_pair(resolve_structure(first, seed=args.seed),
+                                        resolve_structure(second, seed=args.seed), gap, args.seed))
     sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
                                 friction=args.friction, seed=args.seed, sampler=args.sampler,
                                 sampler_model=args.sampler_model)

@@ -38,7 +38,7 @@ from ase_mlham.validation import check_numbers_and_positions
 
 from .density import compressed_density_set, density_coefficients, density_set
 from .equivariants import EquivariantSet, tensor_product
-from .lode import lode_coefficients, lode_feature_set, lode_set
+from .lode import bond_charge_sources, lode_coefficients, lode_feature_set, lode_set, source_labels, species_sources
 from .neighbors import neighbor_list
 from .pairs import pair_density_set, pair_feature_sets, symmetrise_pairs
 from .radial import GaussianTypeBasis
@@ -92,7 +92,7 @@ class Features:
     onsite: dict[Key, FeatureBlock]
     pairs: np.ndarray  # (n_pairs, 2) ordered pairs within pair_cutoff
     pair: dict[Key, FeatureBlock]
-    lode_potential: torch.Tensor | None = None  # (n_atoms, n_species, lode_max_radial, (lode_max_angular+1)**2)
+    lode_potential: torch.Tensor | None = None  # (n_atoms, n_lode_channels, lode_max_radial, (lode_max_angular+1)**2)
 
     @functools.cached_property
     def _symmetrised(self) -> tuple[dict[Key, FeatureBlock], dict[Key, FeatureBlock]]:
@@ -217,10 +217,13 @@ class FeatureCalculator:
         )
         lode_potential = None
         if settings.lode:
-            lode_potential = lode_coefficients(
-                positions, species_index, n_species, self.lode_basis, settings.lode_gaussian_width,
-                settings.lode_cutoff, settings.cutoff_width,
-            )
+            if settings.lode_sources == "species":
+                sources = species_sources(positions, species_index, n_species, settings.lode_cutoff,
+                                          settings.cutoff_width)
+            else:
+                sources = bond_charge_sources(positions, species_index, n_species, settings.lode_bond_cutoff,
+                                              settings.lode_cutoff, settings.cutoff_width)
+            lode_potential = lode_coefficients(positions, sources, self.lode_basis, settings.lode_gaussian_width)
         return coefficients, density, compressed, lode_potential, detached
 
     def _onsite_families(self, density: EquivariantSet, compressed: EquivariantSet,
@@ -243,7 +246,7 @@ class FeatureCalculator:
         )
         if lode_potential is not None:
             families["lode"] = lode_feature_set(
-                compressed, lode_set(lode_potential, settings.species), max_lambda, with_properties=labelled
+                compressed, lode_set(lode_potential, source_labels(settings.species, settings.lode_sources)), max_lambda, with_properties=labelled
             )
         return families
 

@@ -1,18 +1,35 @@
 r"""Long-distance equivariant (LODE) features of molecules.
 
-Every atom j of species a is smeared into a normalised Gaussian of width
-:math:`\sigma_L`; its Coulomb (1/r) potential, seen from atom i, is expanded on
-the local basis of :class:`~.radial.GaussianTypeBasis`:
+Every atom j carries source charges :math:`q_{ijc}` in a few channels c (as seen
+from atom i: the range switch is part of them), each smeared into a normalised
+Gaussian of width :math:`\sigma_L`; the Coulomb (1/r)
+potential of channel c, seen from atom i, is expanded on the local basis of
+:class:`~.radial.GaussianTypeBasis`:
 
-.. math:: \langle a n l m|V_i\rangle = \sum_{j \in a,\, j \ne i} P_{nl}(r_{ij})\, S_{lm}(\mathbf r_{ij}),
+.. math:: \langle c n l m|V_i\rangle = \sum_{j \ne i} q_{ijc}\, P_{nl}(r_{ij})\, S_{lm}(\mathbf r_{ij}),
 
 with the analytic :math:`P_{nl}` of :meth:`GaussianTypeBasis.potential`. For
-molecules the sum runs exactly over all atoms (a direct sum, O(N^2), no
-cutoff); far from j, :math:`P_{nl}(r) S_{lm}(\mathbf r) \to c_{nl}\, Y_{lm}(\hat r)/r^{l+1}`,
-the multipole far field. The potential is combined with the local (compressed,
-plus a constant nu = 0 channel) density into :math:`|\tilde\rho_i^{[0,1]} \otimes V_i; \sigma; \lambda\mu\rangle`,
-which includes :math:`V_i`'s own lambda components. Self-interaction (j = i) is left out.
-Units: 1/Angstrom per unit charge.
+molecules the sum runs exactly over all atoms (a direct sum, O(N^2)); far from j,
+:math:`P_{nl}(r) S_{lm}(\mathbf r) \to c_{nl}\, Y_{lm}(\hat r)/r^{l+1}`, the
+multipole far field. Two choices of sources (``DescriptorSettings.lode_sources``):
+
+* ``"species"``: one channel per species, unit charge on each of its atoms
+  (:func:`species_sources`). A molecule is a net source of every channel, so a
+  neutral neighbour 8 A away changes the potential as much as a part of the
+  molecule itself (a monopole, 1/r).
+* ``"bond-charges"``: one channel per pair of species a < b (channel order),
+  bond-charge increments (:func:`bond_charge_sources`). Each channel is neutral
+  in every group of atoms bonded among themselves, so a neutral neighbour's
+  potential starts at its bond dipoles (1/r^2), like a physical one.
+
+With a range (``lode_cutoff``) the charges are switched off smoothly with the
+distance from atom i: per atom for species, per bond (both ends alike) for bond
+charges, so that these stay neutral.
+
+The potential is combined with the local (compressed, plus a constant nu = 0
+channel) density into :math:`|\tilde\rho_i^{[0,1]} \otimes V_i; \sigma; \lambda\mu\rangle`,
+which includes :math:`V_i`'s own lambda components. Self-interaction (j = i) is
+left out. Units: 1/Angstrom per unit source charge.
 """
 
 from __future__ import annotations
@@ -24,81 +41,152 @@ from .equivariants import EquivariantSet, tensor_product
 from .radial import GaussianTypeBasis, smooth_cutoff
 from .spherical_harmonics import solid_harmonics
 
-__all__ = ["lode_coefficients", "lode_set", "lode_feature_set"]
+__all__ = [
+    "bond_charge_sources", "lode_coefficients", "lode_feature_set", "lode_set", "source_labels", "species_sources",
+]
 
 
-def lode_coefficients(
-    positions: torch.Tensor,
-    species_index: torch.Tensor,
-    n_species: int,
-    basis: GaussianTypeBasis,
-    gaussian_width: float,
-    lode_cutoff: float | None = None,
-    cutoff_width: float = 0.5,
-) -> torch.Tensor:
-    r"""Potential coefficients :math:`\langle a n l m|V_i\rangle`, direct sum over all atoms.
+def _pair_vectors(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``r_j - r_i`` ``(N, N, 3)``, distances ``(N, N)`` and the off-diagonal mask ``(N, N)``.
 
-    Dense ``(n_atoms, n_atoms)`` layout with the columns ordered by species, so
-    that the sum over the atoms of one species is a batched matrix product per l.
+    The diagonal gets a constant unit vector (finite values, no gradient); callers
+    give it weight zero through the mask.
+    """
+    n_atoms = positions.shape[0]
+    diagonal = torch.eye(n_atoms, dtype=torch.bool, device=positions.device)
+    offset = torch.zeros(n_atoms, n_atoms, 3, dtype=positions.dtype, device=positions.device)
+    offset[..., 0] = diagonal.to(positions.dtype)
+    vectors = positions[None, :, :] - positions[:, None, :] + offset
+    return vectors, torch.linalg.norm(vectors, dim=-1), ~diagonal
+
+
+def _switch(distances: torch.Tensor, lode_cutoff: float | None, cutoff_width: float) -> torch.Tensor:
+    """The range switch of the potential: 1 everywhere without ``lode_cutoff``."""
+    if lode_cutoff is None:
+        return torch.ones_like(distances)
+    return smooth_cutoff(distances, lode_cutoff, cutoff_width)
+
+
+def species_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species: int,
+                    lode_cutoff: float | None = None, cutoff_width: float = 0.5) -> torch.Tensor:
+    """Unit charge in the channel of each atom's species, as seen from each atom.
+
+    Returns ``(n_atoms, n_atoms, n_species)``: entry ``[i, j, c]`` is atom j's charge in
+    channel c times the range switch of ``r_ij`` (:func:`~.radial.smooth_cutoff` at
+    ``lode_cutoff``; 1 without one).
+    """
+    _, distances, _ = _pair_vectors(positions)
+    onehot = torch.nn.functional.one_hot(species_index, n_species).to(positions.dtype)
+    return _switch(distances, lode_cutoff, cutoff_width)[:, :, None] * onehot[None, :, :]
+
+
+def bond_charge_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species: int,
+                        bond_cutoff: float, lode_cutoff: float | None = None,
+                        cutoff_width: float = 0.5) -> torch.Tensor:
+    r"""Bond-charge increments, one channel per pair of species a < b, as seen from each atom.
+
+    Every bond j-k between species a and b (switched by :math:`f(r_{jk})`, the cosine
+    :func:`~.radial.smooth_cutoff` at ``bond_cutoff``) puts :math:`+f` on its a atom
+    and :math:`-f` on its b atom, in channel ab. The range switch acts on whole bonds,
+    at the distance from atom i to the bond's midpoint :math:`m_{jk}`:
+
+    .. math:: q_{i,j,ab} = \sum_{k} f(r_{jk})\, s(|\mathbf m_{jk} - \mathbf r_i|)
+              \,[\delta_{z_j a}\delta_{z_k b} - \delta_{z_j b}\delta_{z_k a}]
+
+    so that both ends of a bond always carry opposite charges: every channel sums to
+    zero over any group of atoms with no bond to the rest, for every i, exactly, also
+    while the group crosses the range switch. (A per-atom switch would leave a
+    crossing molecule partly charged.) Ordered by channels as :func:`source_labels`.
 
     Parameters
     ----------
     positions
         ``(n_atoms, 3)``, Angstrom.
     species_index
-        ``(n_atoms,)`` channel of each atom.
-    lode_cutoff, cutoff_width
-        With a ``lode_cutoff`` (Angstrom), each source atom's contribution is
-        multiplied by the cosine switch :func:`~.radial.smooth_cutoff`; ``None``: all atoms.
+        ``(n_atoms,)`` species channel of each atom.
+    bond_cutoff, lode_cutoff, cutoff_width
+        Angstrom; ``lode_cutoff=None``: no range switch.
 
     Returns
     -------
     torch.Tensor
-        ``(n_atoms, n_species, n_radial, (max_angular + 1)**2)``, 1/Angstrom.
+        ``(n_atoms, n_atoms, n_species (n_species - 1) / 2)``, unit charges.
     """
     n_atoms = positions.shape[0]
-    dtype, device = positions.dtype, positions.device
+    first_species, second_species = (torch.as_tensor(index, device=positions.device)
+                                     for index in np.triu_indices(n_species, k=1))
+    # bonds j < k, selected on the detached distances; values and switches keep the graph
+    _, distances, off_diagonal = _pair_vectors(positions)
+    upper = torch.triu(off_diagonal) & (distances.detach() < bond_cutoff)
+    j, k = torch.nonzero(upper, as_tuple=True)
+    bond = smooth_cutoff(distances[j, k], bond_cutoff, cutoff_width)  # (n_bonds,)
+    zj, zk = species_index[j], species_index[k]
+    sign = ((zj[:, None] == first_species) & (zk[:, None] == second_species)).to(positions.dtype) - (
+        (zj[:, None] == second_species) & (zk[:, None] == first_species)).to(positions.dtype)
+    increments = bond[:, None] * sign  # (n_bonds, n_channels): charge of end j; end k gets minus it
+    midpoints = 0.5 * (positions[j] + positions[k])
+    seen = _switch(torch.linalg.norm(midpoints[None, :, :] - positions[:, None, :], dim=-1), lode_cutoff,
+                   cutoff_width)  # (n_atoms, n_bonds)
+    per_bond = seen[:, :, None] * increments[None, :, :]  # (n_atoms, n_bonds, n_channels)
+    charges = positions.new_zeros(n_atoms, n_atoms, increments.shape[1])
+    charges = charges.index_add(1, j, per_bond).index_add(1, k, -per_bond)
+    return charges
+
+
+def source_labels(species: tuple[int, ...], sources: str) -> list[int]:
+    """Property label of each source channel: the atomic number (``"species"``) or
+    ``100 * z_a + z_b`` for the bond-charge channel of species a < b (``"bond-charges"``)."""
+    if sources == "species":
+        return list(species)
+    first, second = np.triu_indices(len(species), k=1)
+    return [100 * species[a] + species[b] for a, b in zip(first, second)]
+
+
+def lode_coefficients(
+    positions: torch.Tensor,
+    sources: torch.Tensor,
+    basis: GaussianTypeBasis,
+    gaussian_width: float,
+) -> torch.Tensor:
+    r"""Potential coefficients :math:`\langle c n l m|V_i\rangle`, direct sum over all atoms.
+
+    Parameters
+    ----------
+    positions
+        ``(n_atoms, 3)``, Angstrom.
+    sources
+        ``(n_atoms, n_atoms, n_channels)``: the charge of atom j in channel c as seen
+        from atom i, range switch included (:func:`species_sources`,
+        :func:`bond_charge_sources`). The diagonal (self-interaction) is left out.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n_atoms, n_channels, n_radial, (max_angular + 1)**2)``, 1/Angstrom per unit charge.
+    """
+    n_atoms = positions.shape[0]
     n_radial, max_angular = basis.max_radial, basis.max_angular
-    order = torch.argsort(species_index, stable=True)
-    counts = torch.bincount(species_index, minlength=n_species).tolist()
-    rows = torch.arange(n_atoms, device=device)
-    self_term = order[None, :] == rows[:, None]  # (N, N): column of atom i in row i
-    # the self term gets a constant unit vector (no gradient, finite values), then weight zero
-    offset = torch.zeros(n_atoms, n_atoms, 3, dtype=dtype, device=device)
-    offset[..., 0] = self_term.to(dtype)
-    vectors = positions.index_select(0, order)[None, :, :] - positions[:, None, :] + offset  # (N, N, 3)
-    distances = torch.linalg.norm(vectors, dim=-1)
+    vectors, distances, off_diagonal = _pair_vectors(positions)
     radial = basis.potential(distances.reshape(-1), gaussian_width).reshape(n_atoms, n_atoms, n_radial, -1)
-    weight = (~self_term).to(dtype)
-    if lode_cutoff is not None:
-        weight = weight * smooth_cutoff(distances, lode_cutoff, cutoff_width)
-    radial = radial * weight[:, :, None, None]
     harmonics = solid_harmonics(vectors, max_angular)  # (N, N, L^2)
-    per_species = []
-    start = 0
-    for count in counts:
-        columns = slice(start, start + count)
-        start += count
-        blocks = []
-        for l in range(max_angular + 1):
-            # (N, n, count) @ (N, count, 2l+1) -> (N, n, 2l+1)
-            blocks.append(
-                torch.bmm(radial[:, columns, :, l].transpose(1, 2), harmonics[:, columns, l * l : (l + 1) ** 2])
-            )
-        per_species.append(torch.cat(blocks, dim=2))
-    return torch.stack(per_species, dim=1)
+    sources = sources * off_diagonal.to(positions.dtype)[:, :, None]
+    blocks = []
+    for l in range(max_angular + 1):
+        blocks.append(torch.einsum("ijn,ijc,ijm->icnm", radial[..., l], sources, harmonics[..., l * l : (l + 1) ** 2]))
+    return torch.cat(blocks, dim=3)
 
 
-def lode_set(coefficients: torch.Tensor, species: tuple[int, ...]) -> EquivariantSet:
-    """Potential coefficients as a set: blocks ``(l, +1)``, properties ``("lode_species", "lode_radial")``."""
-    n_atoms, n_species, n_radial, n_components = coefficients.shape
+def lode_set(coefficients: torch.Tensor, labels: list[int]) -> EquivariantSet:
+    """Potential coefficients as a set: blocks ``(l, +1)``, properties ``("lode_source", "lode_radial")``;
+    ``labels`` names each channel (:func:`source_labels`)."""
+    n_atoms, n_channels, n_radial, n_components = coefficients.shape
     max_angular = int(round(n_components**0.5)) - 1
-    labels = np.array([(z, n) for z in species for n in range(n_radial)], dtype=np.int64)
+    properties = np.array([(c, n) for c in labels for n in range(n_radial)], dtype=np.int64)
     blocks = {
-        (l, 1): coefficients[..., l * l : (l + 1) ** 2].reshape(n_atoms, n_species * n_radial, 2 * l + 1).transpose(1, 2)
+        (l, 1): coefficients[..., l * l : (l + 1) ** 2].reshape(n_atoms, n_channels * n_radial, 2 * l + 1).transpose(1, 2)
         for l in range(max_angular + 1)
     }
-    return EquivariantSet(blocks, {key: labels for key in blocks}, ("lode_species", "lode_radial"))
+    return EquivariantSet(blocks, {key: properties for key in blocks}, ("lode_source", "lode_radial"))
 
 
 def lode_feature_set(

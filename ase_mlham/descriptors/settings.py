@@ -56,6 +56,14 @@ class DescriptorSettings:
         1/r kernel. A distance in Angstrom: source atoms are switched off smoothly
         (cosine, over ``cutoff_width``) at this range, so that molecules farther
         apart do not see each other at all (exact size consistency).
+    lode_sources
+        What generates the potential (:mod:`.lode`): ``"species"``, one channel per
+        species with a unit charge on each atom (a neutral neighbour acts as a
+        monopole); ``"bond-charges"``, one channel per pair of species with
+        bond-charge increments, neutral in each molecule (its neighbours act as dipoles).
+    lode_bond_cutoff
+        Atoms of ``"bond-charges"`` closer than this are bonded (cosine switch over
+        ``cutoff_width``), Angstrom.
     """
 
     species: tuple[int, ...] = (1, 6, 7, 8)
@@ -76,6 +84,8 @@ class DescriptorSettings:
     lode_max_radial: int = 3
     lode_max_angular: int = 3
     lode_cutoff: float | None = None
+    lode_sources: str = "species"
+    lode_bond_cutoff: float = 2.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.species, tuple) or not self.species:
@@ -90,6 +100,13 @@ class DescriptorSettings:
             raise ValueError(
                 f"cutoff_width must be smaller than cutoff and pair_cutoff, got {self.cutoff_width!r}"
             )
+        if self.lode_sources not in ("species", "bond-charges"):
+            raise ValueError(f"lode_sources must be 'species' or 'bond-charges', got {self.lode_sources!r}")
+        if self.lode_sources == "bond-charges" and len(self.species) < 2:
+            raise ValueError(f"lode_sources='bond-charges' needs at least two species, got {self.species!r}")
+        if not (isinstance(self.lode_bond_cutoff, (int, float)) and self.lode_bond_cutoff > self.cutoff_width):
+            raise ValueError(f"lode_bond_cutoff must be a distance beyond cutoff_width (Angstrom), "
+                             f"got {self.lode_bond_cutoff!r}")
         if self.lode_cutoff is not None and not (
                 isinstance(self.lode_cutoff, (int, float)) and self.lode_cutoff > max(self.cutoff, self.pair_cutoff)):
             raise ValueError(f"lode_cutoff must be None or a distance beyond cutoff and pair_cutoff (Angstrom), "

@@ -213,3 +213,24 @@ def test_cli_refuses_a_sampling_model_without_the_model_sampler(tmp_path):
     result = run_cli(*WATER_ARGS, "--db", str(tmp_path / "w.db"), "--sampler-model", "m.pt", timeout=60)
     assert result.returncode != 0 and "--sampler-model needs --sampler mlham" in result.stderr
     assert not (tmp_path / "w.db").exists()
+
+
+def test_pairs_are_generated_as_one_molecule(tmp_path):
+    db_path = tmp_path / "pair.db"
+    result = run_cli("--pair", "H2O", "H2O", "3", "--db", str(db_path), "--basis", "def2-svp", "--frames", "1",
+                     "--quiet", timeout=120)
+    assert result.returncode == 0, result.stderr
+    (row,) = list(connect(str(db_path)).select())
+    validate_row(row)
+    assert row.molecule == "H2O+H2O@3" and len(row.numbers) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pair", "H2O", "H2O", "far"], "GAP must be a distance in Angstrom"),
+    (["--pair", "H2O", "H2O", "0.2"], "gap must be a distance above 0.5 A"),
+    ([], "give at least one MOLECULE or --pair"),
+])
+def test_bad_pairs_write_nothing(tmp_path, args, message):
+    result = run_cli(*args, "--db", str(tmp_path / "bad.db"), timeout=60)
+    assert result.returncode == 2 and message in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -72,3 +72,25 @@ def test_bad_molecules(atoms, message):
 def test_charge_and_spin_rejected():
     with pytest.raises(ValueError, match="charge 1 and spin 0"):
         check_molecule(molecule("H2O"), charge=1)
+
+
+def test_molecule_pair_has_the_requested_gap_and_rigid_parts():
+    from scipy.spatial.distance import cdist, pdist
+
+    from ase_mlham.data.molecules import molecule_pair
+
+    first, second = resolve_structure("CH3OH"), resolve_structure("NH3")
+    pair = molecule_pair(first, second, 6.5, seed=3)
+    assert pair.name == "CH3OH+NH3@6.5"
+    n = len(first.atoms)
+    assert list(pair.atoms.numbers) == list(first.atoms.numbers) + list(second.atoms.numbers)
+    assert cdist(pair.atoms.positions[:n], pair.atoms.positions[n:]).min() == pytest.approx(6.5, abs=1e-8)
+    # each molecule moved rigidly
+    assert np.allclose(pdist(pair.atoms.positions[:n]), pdist(first.atoms.positions), atol=1e-12)
+    assert np.allclose(pdist(pair.atoms.positions[n:]), pdist(second.atoms.positions), atol=1e-12)
+    # reproducible from seed and name; another seed turns the pair another way
+    assert np.array_equal(molecule_pair(first, second, 6.5, seed=3).atoms.positions, pair.atoms.positions)
+    other = molecule_pair(first, second, 6.5, seed=4).atoms.positions
+    assert not np.allclose(other, pair.atoms.positions)
+    with pytest.raises(ValueError, match="gap must be a distance above 0.5 A"):
+        molecule_pair(first, second, 0.3)

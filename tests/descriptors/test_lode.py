@@ -1,12 +1,14 @@
-"""LODE: far-field decay r^-(l+1), exact multipole far field, and true long range."""
+"""LODE: far-field decay r^-(l+1), exact multipole far field, true long range, neutral bond-charge sources."""
 
 import math
 
 import numpy as np
+import pytest
 import torch
 from ase.build import molecule
 
 from ase_mlham.descriptors import DescriptorSettings, FeatureCalculator, spherical_harmonics
+from ase_mlham.descriptors.lode import bond_charge_sources, source_labels
 
 
 def _far_field_constants(calculator):
@@ -86,3 +88,59 @@ def test_lode_can_be_switched_off():
     features = calculator.from_atoms(molecule("H2O"))
     assert features.lode_potential is None
     assert all("lode" not in block.families for block in features.onsite.values())
+
+
+def _species_index(numbers, species=(1, 6, 7, 8)):
+    return torch.tensor([species.index(int(z)) for z in numbers])
+
+
+@pytest.mark.parametrize("lode_cutoff", [None, 6.8])
+def test_bond_charges_are_increments_neutral_per_molecule(lode_cutoff):
+    # methanol (H, C, O) and ammonia (H, N) 6 A apart; with a 6.8 A range, some of methanol's bonds are
+    # in the switch as seen from ammonia's: every channel still sums to zero over each molecule
+    methanol, ammonia = molecule("CH3OH"), molecule("NH3")
+    ammonia.positions += [6.0, 1.0, 0.5]
+    numbers = np.concatenate([methanol.numbers, ammonia.numbers])
+    positions = torch.tensor(np.concatenate([methanol.positions, ammonia.positions]))
+    charges = bond_charge_sources(positions, _species_index(numbers), 4, bond_cutoff=2.0,
+                                  lode_cutoff=lode_cutoff, cutoff_width=0.5)
+    assert source_labels((1, 6, 7, 8), "bond-charges") == [106, 107, 108, 607, 608, 708]
+    n = len(methanol)
+    assert charges.shape == (len(numbers), len(numbers), 6)
+    zero = torch.zeros(len(numbers), 6, dtype=torch.float64)
+    assert torch.allclose(charges[:, :n].sum(dim=1), zero, atol=1e-12)
+    assert torch.allclose(charges[:, n:].sum(dim=1), zero, atol=1e-12)
+    if lode_cutoff is not None:  # the check is not vacuous: the switch does cut into methanol
+        seen = charges[n:, :n].abs().sum(dim=(1, 2)) / charges[:n, :n].abs().sum(dim=(1, 2)).mean()
+        assert 0.0 < float(seen.min()) < 0.99
+    # ammonia seen from methanol's C, no switch: only the H-N channel, -3 on N, +1 on each H
+    if lode_cutoff is None:
+        expected = torch.tensor([-3.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+        assert torch.allclose(charges[0, n:, 1], expected, atol=1e-12)
+        assert float(charges[:, n:, [0, 2, 3, 4, 5]].abs().max()) == 0.0
+        assert charges[n, :2, 4].tolist() == [1.0, -1.0]  # methanol's C-O bond: +1 on C, -1 on O
+
+
+@pytest.mark.parametrize("sources, slope", [("species", -1.0), ("bond-charges", -2.0)])
+def test_neutral_neighbour_is_a_monopole_only_for_species_sources(sources, slope):
+    # the l = 0 potential a neutral water puts on a far atom: 1/r from species densities,
+    # 1/r^2 (its bond dipoles) from bond charges
+    calculator = FeatureCalculator(DescriptorSettings(lode_sources=sources))
+    water = molecule("H2O")
+    direction = np.array([0.3, -0.8, 0.52]) / np.linalg.norm([0.3, -0.8, 0.52])
+    distances = np.array([40.0, 80.0])
+    norms = []
+    for distance in distances:
+        positions = np.concatenate([water.positions, [distance * direction]])
+        features = calculator(np.concatenate([water.numbers, [6]]), torch.tensor(positions))
+        norms.append(float(features.lode_potential[-1, :, :, 0].norm()))
+    assert np.log(norms[1] / norms[0]) / np.log(distances[1] / distances[0]) == pytest.approx(slope, abs=0.05)
+
+
+def test_lode_sources_are_validated():
+    with pytest.raises(ValueError, match="lode_sources must be 'species' or 'bond-charges'"):
+        DescriptorSettings(lode_sources="charges")
+    with pytest.raises(ValueError, match="needs at least two species"):
+        DescriptorSettings(species=(1,), lode_sources="bond-charges")
+    with pytest.raises(ValueError, match="lode_bond_cutoff must be a distance"):
+        DescriptorSettings(lode_bond_cutoff=0.2)

@@ -5,13 +5,13 @@ import pytest
 import torch
 from ase.build import molecule
 
-from ase_mlham.descriptors import FeatureCalculator
+from ase_mlham.descriptors import DescriptorSettings, FeatureCalculator
 from ase_mlham.descriptors.testing import assert_blocks_transform, random_rotation, transform_block
 
 
-@pytest.fixture(scope="module")
-def calculator():
-    return FeatureCalculator()
+@pytest.fixture(scope="module", params=["species", "bond-charges"])
+def calculator(request):
+    return FeatureCalculator(DescriptorSettings(lode_sources=request.param))
 
 
 @pytest.fixture(scope="module")

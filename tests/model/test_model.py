@@ -107,7 +107,7 @@ def test_far_apart_copies_are_additive(random_model):
 
 
 @pytest.mark.parametrize("gap", [5.6, 8.0])
-@pytest.mark.parametrize("preset", ["lode", "local-hamiltonian", "no-lode"])
+@pytest.mark.parametrize("preset", ["lode", "neutral-lode", "local-hamiltonian", "no-lode"])
 def test_molecules_beyond_the_pair_cutoff_interact_only_through_lode(preset, gap):
     # the local features reach pair_cutoff + cutoff_width (5.5 A) at most, LODE 12.5 A: two molecules whose
     # nearest atoms are 5.6-8.5 A apart have the orbital energies of each alone exactly when the Hamiltonian
@@ -124,7 +124,7 @@ def test_molecules_beyond_the_pair_cutoff_interact_only_through_lode(preset, gap
     both = model.predict(pair.numbers, pair.positions)
     union = torch.sort(torch.cat([result.orbital_energies for result in alone])).values
     independent_spectra = torch.allclose(both.orbital_energies, union, atol=1e-10)
-    assert independent_spectra == (preset != "lode")
+    assert independent_spectra == (preset not in ("lode", "neutral-lode"))
     additive = abs(float(both.energy - alone[0].energy - alone[1].energy)) < 1e-10
     assert additive == (preset == "no-lode")
     assert torch.allclose(both.forces[:3], alone[0].forces, atol=1e-10) == (preset == "no-lode")
