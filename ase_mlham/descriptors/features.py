@@ -245,9 +245,8 @@ class FeatureCalculator:
             with_properties=labelled,
         )
         if lode_potential is not None:
-            families["lode"] = lode_feature_set(
-                compressed, lode_set(lode_potential, source_labels(settings.species, settings.lode_sources)), max_lambda, with_properties=labelled
-            )
+            potential = lode_set(lode_potential, source_labels(settings.species, settings.lode_sources))
+            families["lode"] = lode_feature_set(compressed, potential, max_lambda, with_properties=labelled)
         return families
 
     def invariants(self, numbers, positions: torch.Tensor) -> torch.Tensor:

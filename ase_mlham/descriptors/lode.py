@@ -115,9 +115,11 @@ def bond_charge_sources(positions: torch.Tensor, species_index: torch.Tensor, n_
     n_atoms = positions.shape[0]
     first_species, second_species = (torch.as_tensor(index, device=positions.device)
                                      for index in np.triu_indices(n_species, k=1))
-    # bonds j < k, selected on the detached distances; values and switches keep the graph
+    # bonds j < k between different species, selected on the detached distances; values and
+    # switches keep the graph
     _, distances, off_diagonal = _pair_vectors(positions)
-    upper = torch.triu(off_diagonal) & (distances.detach() < bond_cutoff)
+    hetero = species_index[:, None] != species_index[None, :]
+    upper = torch.triu(off_diagonal) & hetero & (distances.detach() < bond_cutoff)
     j, k = torch.nonzero(upper, as_tuple=True)
     bond = smooth_cutoff(distances[j, k], bond_cutoff, cutoff_width)  # (n_bonds,)
     zj, zk = species_index[j], species_index[k]
@@ -125,8 +127,9 @@ def bond_charge_sources(positions: torch.Tensor, species_index: torch.Tensor, n_
         (zj[:, None] == second_species) & (zk[:, None] == first_species)).to(positions.dtype)
     increments = bond[:, None] * sign  # (n_bonds, n_channels): charge of end j; end k gets minus it
     midpoints = 0.5 * (positions[j] + positions[k])
-    seen = _switch(torch.linalg.norm(midpoints[None, :, :] - positions[:, None, :], dim=-1), lode_cutoff,
-                   cutoff_width)  # (n_atoms, n_bonds)
+    # clamped: an atom exactly on a midpoint gets a zero gradient there, not NaN
+    to_midpoints = ((midpoints[None, :, :] - positions[:, None, :]) ** 2).sum(dim=-1).clamp_min(1e-30).sqrt()
+    seen = _switch(to_midpoints, lode_cutoff, cutoff_width)  # (n_atoms, n_bonds)
     per_bond = seen[:, :, None] * increments[None, :, :]  # (n_atoms, n_bonds, n_channels)
     charges = positions.new_zeros(n_atoms, n_atoms, increments.shape[1])
     charges = charges.index_add(1, j, per_bond).index_add(1, k, -per_bond)
@@ -183,7 +186,8 @@ def lode_set(coefficients: torch.Tensor, labels: list[int]) -> EquivariantSet:
     max_angular = int(round(n_components**0.5)) - 1
     properties = np.array([(c, n) for c in labels for n in range(n_radial)], dtype=np.int64)
     blocks = {
-        (l, 1): coefficients[..., l * l : (l + 1) ** 2].reshape(n_atoms, n_channels * n_radial, 2 * l + 1).transpose(1, 2)
+        (l, 1): coefficients[..., l * l : (l + 1) ** 2].reshape(n_atoms, n_channels * n_radial, 2 * l + 1)
+        .transpose(1, 2)
         for l in range(max_angular + 1)
     }
     return EquivariantSet(blocks, {key: properties for key in blocks}, ("lode_source", "lode_radial"))
