@@ -15,7 +15,7 @@ given, the script re-executes itself once with ``MALLOC_MMAP_THRESHOLD_``,
 ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` raised, so that freed memory
 is reused; production runs (MD drivers) can set the same variables.
 
-Run: ``python benchmarks/descriptors.py [--sizes 1 10 100] [--repeats 3] [--threads 1]``.
+Run: ``python benchmarks/descriptors.py [--sizes 1 10 100] [--repeats 3] [--threads 1] [--lode-sources bond-charges]``.
 """
 
 from __future__ import annotations
@@ -99,11 +99,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--no-malloc-tuning", action="store_true", help="keep glibc's default malloc settings")
+    parser.add_argument("--lode-sources", choices=["species", "bond-charges"], default="species",
+                        help="sources of the LODE potential (DescriptorSettings.lode_sources)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    with_lode = FeatureCalculator(DescriptorSettings())
+    with_lode = FeatureCalculator(DescriptorSettings(lode_sources=args.lode_sources))
     without_lode = FeatureCalculator(DescriptorSettings(lode=False))
     warm = pyrrole_cluster(1)
     time_features(with_lode, warm, 1)  # Clebsch-Gordan tables and first-call overheads
