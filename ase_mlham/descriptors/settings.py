@@ -53,9 +53,10 @@ class DescriptorSettings:
         Size of the local basis the potential is expanded on.
     lode_cutoff
         ``None`` (default): the potential sums every atom of the molecule, a pure
-        1/r kernel. A distance in Angstrom: source atoms are switched off smoothly
-        (cosine, over ``cutoff_width``) at this range, so that molecules farther
-        apart do not see each other at all (exact size consistency).
+        1/r kernel. A distance in Angstrom: sources are switched off smoothly
+        (cosine, over ``cutoff_width``) at this range, per atom for species and per
+        bond midpoint for bond charges, so that molecules farther apart do not see
+        each other at all (exact size consistency).
     lode_sources
         What generates the potential (:mod:`.lode`): ``"species"``, one channel per
         species with a unit charge on each atom (a neutral neighbour acts as a

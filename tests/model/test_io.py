@@ -102,3 +102,22 @@ def test_files_written_before_the_energy_descriptor_option_still_load(tmp_path):
     water = molecule("H2O")
     assert torch.equal(loaded.predict(water.numbers, water.positions).forces,
                        model.predict(water.numbers, water.positions).forces)
+
+
+def test_version_3_files_without_lode_sources_read_species_sources(tmp_path):
+    """Version 3 predates ``lode_sources``: its settings lack the key and its LODE was species-sourced,
+    the setting's default, so such a file loads as a species-LODE model predicting what it did."""
+    model = randomise(MLHamModel(TINY_SETTINGS))
+    assert model.settings.descriptor.lode_sources == "species"
+    path = tmp_path / "v3.pt"
+    save_model(model, path)
+    contents = torch.load(path, weights_only=True)
+    settings = json.loads(contents["settings"])
+    del settings["descriptor"]["lode_sources"]
+    contents["settings"], contents["format_version"] = json.dumps(settings), 3
+    torch.save(contents, path)
+    loaded = load_model(path)
+    assert loaded.settings == model.settings
+    water = molecule("H2O")
+    assert torch.equal(loaded.predict(water.numbers, water.positions).energy,
+                       model.predict(water.numbers, water.positions).energy)
