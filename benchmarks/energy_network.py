@@ -31,7 +31,7 @@ from ase_mlham.model.heads import EnergyHead
 from ase_mlham.training.initialise import fit_energy_head
 from ase_mlham.training.prepare import FrameInputs
 from ase_mlham.training.trainer import TrainingSettings, cosine_schedule
-from energy_ridge import energy_inputs, errors
+from energy_ridge import energy_inputs, errors, prediction_errors, predictions
 from g2_split import add_split_arguments, split_from_arguments
 
 
@@ -78,7 +78,7 @@ def train_networks(head: EnergyHead, items: Sequence[FrameInputs], settings: Tra
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_split_arguments(parser, "a model file written by mlham train (its split and energy descriptor)")
-    parser.add_argument("--scales", nargs="+", default=["1", "sqrt"],
+    parser.add_argument("--scales", nargs="+", default=["sqrt"],
                         help="MLP input scales to compare: numbers, or 'sqrt' for sqrt(n_invariants)")
     defaults = TrainingSettings()
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force-weight", type=float, default=defaults.force_weight)
     parser.add_argument("--weight-decay", type=float, default=0.0,
                         help="AdamW weight decay of the MLPs (0: Adam, as mlham train)")
+    parser.add_argument("--hidden", nargs="+", default=None,
+                        help="MLP hidden widths to compare, each comma-separated (e.g. 64,64 128,128); "
+                             "default: the model's")
+    parser.add_argument("--members", type=int, default=1,
+                        help="MLP sets trained from seeds seed..seed+MEMBERS-1 whose predictions are averaged "
+                             "(an ensemble; 1: one, as mlham train)")
     args = parser.parse_args(argv)
     settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size,
                                 energy_learning_rate=args.energy_learning_rate, force_weight=args.force_weight)
@@ -97,22 +103,33 @@ def main(argv: list[str] | None = None) -> int:
     head = model.energy_head
     fit_energy_head(model, sets["train"], settings.energy_ridge_regularisation)
     n_invariants = head.mean.shape[1]
-    print(f"{len(sets['train'])} training frames, {n_invariants} invariants, MLPs {model.settings.energy_hidden}, "
+    print(f"{len(sets['train'])} training frames, {n_invariants} invariants, "
           f"{settings.epochs} epochs, batch {settings.batch_size}, learning rate {settings.energy_learning_rate:g}, "
           f"force weight {settings.force_weight:g}, weight decay {args.weight_decay:g}; "
           "MAE energy (meV/molecule) / forces (eV/A)")
-    print(f"{'MLP input scale':>16} " + " ".join(f"{name:>16}" for name in sets))
-    hidden = model.settings.energy_hidden
-    reset_networks(head, hidden, settings.seed)  # last layers zero: the linear term alone
+    print(f"{'MLP input scale':>16} {'hidden':>12} " + " ".join(f"{name:>16}" for name in sets))
+    widths = ([tuple(int(w) for w in text.split(",")) for text in args.hidden] if args.hidden
+              else [model.settings.energy_hidden])
+    reset_networks(head, widths[0], settings.seed)  # last layers zero: the linear term alone
     cells = [errors(model, items) for items in sets.values()]
-    print(f"{'(no MLP)':>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells))
+    print(f"{'(no MLP)':>16} {'':>12} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells))
     for scale in args.scales:
-        head.network_input_scale = math.sqrt(n_invariants) if scale == "sqrt" else float(scale)
-        reset_networks(head, hidden, settings.seed)
-        train_networks(head, sets["train"], settings, args.weight_decay)
-        cells = [errors(model, items) for items in sets.values()]
-        label = f"sqrt(n) = {math.sqrt(n_invariants):.1f}" if scale == "sqrt" else scale
-        print(f"{label:>16} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells), flush=True)
+        for hidden in widths:
+            head.network_input_scale = math.sqrt(n_invariants) if scale == "sqrt" else float(scale)
+            members = []  # per member, per set, per frame: (energy, forces)
+            for member in range(args.members):
+                reset_networks(head, hidden, settings.seed + member)
+                train_networks(head, sets["train"], settings, args.weight_decay)
+                members.append([predictions(model, items) for items in sets.values()])
+            label = f"sqrt(n) = {math.sqrt(n_invariants):.1f}" if scale == "sqrt" else scale
+            rows = [(f"{','.join(map(str, hidden))}", members[0])]
+            if args.members > 1:
+                averaged = [[(float(np.mean([m[s][i][0] for m in members])), np.mean([m[s][i][1] for m in members], 0))
+                             for i in range(len(items))] for s, items in enumerate(sets.values())]
+                rows.append((f"{','.join(map(str, hidden))} x{args.members}", averaged))
+            for name, predicted in rows:
+                cells = [prediction_errors(p, items) for p, items in zip(predicted, sets.values())]
+                print(f"{label:>16} {name:>12} " + " ".join(f"{e:>8.0f} / {f:.3f}" for e, f in cells), flush=True)
     return 0
 
 

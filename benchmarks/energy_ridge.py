@@ -39,17 +39,29 @@ def energy_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame]) -> list[F
     return items
 
 
-def errors(model: MLHamModel, items: Sequence[FrameInputs]) -> tuple[float, float]:
-    """Energy MAE (meV/molecule) and force MAE (eV/A) of the energy head from the stored Jacobians."""
-    energy_errors, force_errors = [], []
+def predictions(model: MLHamModel, items: Sequence[FrameInputs]) -> list[tuple[float, np.ndarray]]:
+    """Energy (eV) and forces ``(n_atoms, 3)`` eV/A of the energy head per frame, from the stored Jacobians."""
+    predicted = []
     for item in items:
         invariants = item.invariants.clone().requires_grad_(True)
         energy = model.energy_head(invariants, item.species_index).sum()
         (gradient,) = torch.autograd.grad(energy, invariants)
         forces = -torch.einsum("af,afbx->bx", gradient, item.jacobian)
-        energy_errors.append(abs(float(energy.detach()) - item.frame.energy))
-        force_errors.append(np.abs(forces.numpy() - item.frame.forces).ravel())
+        predicted.append((float(energy.detach()), forces.numpy()))
+    return predicted
+
+
+def prediction_errors(predicted: Sequence[tuple[float, np.ndarray]], items: Sequence[FrameInputs]
+                      ) -> tuple[float, float]:
+    """Energy MAE (meV/molecule) and force MAE (eV/A per component) of :func:`predictions`' output."""
+    energy_errors = [abs(energy - item.frame.energy) for (energy, _), item in zip(predicted, items)]
+    force_errors = [np.abs(forces - item.frame.forces).ravel() for (_, forces), item in zip(predicted, items)]
     return 1000 * float(np.mean(energy_errors)), float(np.concatenate(force_errors).mean())
+
+
+def errors(model: MLHamModel, items: Sequence[FrameInputs]) -> tuple[float, float]:
+    """Energy MAE (meV/molecule) and force MAE (eV/A) of the energy head from the stored Jacobians."""
+    return prediction_errors(predictions(model, items), items)
 
 
 def main(argv: list[str] | None = None) -> int:
