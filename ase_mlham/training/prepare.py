@@ -11,7 +11,12 @@ Descriptors do not change during training, so they are computed once:
   re-running the descriptor.
 
 Frames are grouped into fixed batches; each batch holds concatenated inputs in
-the order of its :class:`~ase_mlham.model.blocks.BlockLayout` and padded targets.
+the order of its :class:`~ase_mlham.model.blocks.BlockLayout`, padded orbital
+targets, and the Jacobians of its frames packed frame after frame, unpadded:
+their size (and the cost of forces) is the sum of n_atoms^2 over the frames,
+not the batch size times the largest frame's n_atoms^2. Padded, batches of G2
+frames (3-14 atoms) with a few of 10-20 atoms (molecule pairs, pentane) held
+several times the memory, and their energy + force loss took twice as long.
 """
 
 from __future__ import annotations
@@ -90,10 +95,9 @@ class Batch:
     invariants: torch.Tensor  # (N, n_invariants) all atoms of the batch
     species_index: torch.Tensor  # (N,)
     atom_frame: torch.Tensor  # (N,) frame of each atom
-    atom_slot: torch.Tensor  # (N,) index of each atom within its frame
-    jacobian: torch.Tensor  # (B, a_max, n_invariants, a_max, 3)
-    forces: torch.Tensor  # (B, a_max, 3) eV/Angstrom, padded with 0
-    atom_mask: torch.Tensor  # (B, a_max) bool
+    # (sum of n_atoms^2, n_invariants, 3) 1/Angstrom: d f_a / d R_c, frame after frame, rows (a, c) a-major
+    jacobian: torch.Tensor
+    forces: torch.Tensor  # (N, 3) eV/Angstrom
 
 
 def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
@@ -109,19 +113,14 @@ def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
     targets = torch.zeros(batch_size, n_max, dtype=torch.float64)
     mask = torch.zeros(batch_size, n_max, dtype=torch.bool)
     weights = torch.zeros(batch_size, n_max, dtype=torch.float64)
-    a_max = max(len(f.numbers) for f in frames)
-    n_invariants = items[0].invariants.shape[1]
-    jacobian = torch.zeros(batch_size, a_max, n_invariants, a_max, 3, dtype=torch.float64)
-    forces = torch.zeros(batch_size, a_max, 3, dtype=torch.float64)
-    atom_mask = torch.zeros(batch_size, a_max, dtype=torch.bool)
+    jacobians = []
     for b, item in enumerate(items):
         frame, n, n_atoms = item.frame, item.frame.n_min, len(item.frame.numbers)
         targets[b, :n] = torch.tensor(frame.mo_target)
         mask[b, :n] = True
         weights[b, :n] = orbital_weights(frame, core_weight)
-        jacobian[b, :n_atoms, :, :n_atoms] = item.jacobian
-        forces[b, :n_atoms] = torch.tensor(frame.forces)
-        atom_mask[b, :n_atoms] = True
+        # (a, f, c, x) -> rows (a, c) of (f, x)
+        jacobians.append(item.jacobian.permute(0, 2, 1, 3).reshape(n_atoms * n_atoms, -1, 3))
     n_atoms = torch.tensor([len(f.numbers) for f in frames])
     return Batch(
         frames=frames, layout=layout, groups=groups, targets=targets, mask=mask, weights=weights,
@@ -131,8 +130,8 @@ def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
         invariants=torch.cat([item.invariants for item in items]),
         species_index=torch.cat([item.species_index for item in items]),
         atom_frame=torch.repeat_interleave(torch.arange(batch_size), n_atoms),
-        atom_slot=torch.cat([torch.arange(int(n)) for n in n_atoms]),
-        jacobian=jacobian, forces=forces, atom_mask=atom_mask,
+        jacobian=torch.cat(jacobians),
+        forces=torch.cat([torch.tensor(f.forces, dtype=torch.float64) for f in frames]),
     )
 
 

@@ -68,6 +68,8 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     rng = np.random.default_rng(settings.seed)
     train_batches = fixed_batches(train_items, settings.batch_size, settings.core_weight, rng)
     validation_batches = fixed_batches(validation_items, settings.batch_size, settings.core_weight, rng)
+    # the batches hold copies of everything training needs: free the per-frame Jacobians (GBs)
+    del train_items, validation_items
     prepared = time.perf_counter() - start
     base_metadata = dict(metadata or {})
     base_metadata.update(

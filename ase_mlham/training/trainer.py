@@ -92,15 +92,16 @@ def predicted_orbital_energies(model: MLHamModel, batch: Batch) -> torch.Tensor:
 
 def predicted_energies_forces(model: MLHamModel, batch: Batch, create_graph: bool
                               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Energies ``(B,)`` eV and padded forces ``(B, a_max, 3)`` eV/Angstrom from the fixed Jacobians."""
+    """Energies ``(B,)`` eV and forces ``(N, 3)`` eV/Angstrom of every atom of the batch from the fixed
+    Jacobians: :math:`F_c = -\\sum_a (\\partial E / \\partial f_a) \\cdot \\partial f_a / \\partial R_c`."""
     invariants = batch.invariants.detach().requires_grad_(True)
     with torch.enable_grad():
         atomic = model.energy_head(invariants, batch.species_index)
         energies = torch.zeros(len(batch.frames), dtype=atomic.dtype).index_add(0, batch.atom_frame, atomic)
         (gradient,) = torch.autograd.grad(energies.sum(), invariants, create_graph=create_graph)
-    padded = torch.zeros(batch.jacobian.shape[:3], dtype=gradient.dtype)
-    padded = padded.index_put((batch.atom_frame, batch.atom_slot), gradient)
-    forces = -torch.einsum("bak,bakcx->bcx", padded, batch.jacobian)
+    sizes = batch.n_atoms.tolist()
+    forces = torch.cat([-torch.einsum("ak,ackx->cx", g, j.view(n, n, *j.shape[1:])) for n, g, j in
+                        zip(sizes, gradient.split(sizes), batch.jacobian.split([n * n for n in sizes]))])
     return energies, forces
 
 
@@ -112,8 +113,8 @@ def batch_errors(model: MLHamModel, batch: Batch, settings: TrainingSettings, cr
     energies, forces = predicted_energies_forces(model, batch, create_graph)
     energy_error = energies - batch.energies
     energy_loss = ((energy_error / batch.n_atoms) ** 2).mean()
-    force_error = (forces - batch.forces) * batch.atom_mask[..., None]
-    force_loss = (force_error**2).sum() / (3 * batch.atom_mask.sum())
+    force_error = forces - batch.forces
+    force_loss = (force_error**2).mean()
 
     with torch.no_grad():
         rows = torch.arange(len(batch.frames))
@@ -129,7 +130,7 @@ def batch_errors(model: MLHamModel, batch: Batch, settings: TrainingSettings, cr
         }
         counts = {
             "window": int(batch.mask.sum()), "gap": len(batch.frames), "occupied_valence": int(valence.sum()),
-            "energy": len(batch.frames), "forces": int(3 * batch.atom_mask.sum()),
+            "energy": len(batch.frames), "forces": force_error.numel(),
             "weighted_window": float(batch.weights.sum()), "energy_per_atom": len(batch.frames),
         }
     return BatchErrors(eigen_loss, energy_loss, force_loss, sums, counts)

@@ -11,9 +11,10 @@ from ase_mlham.model.blocks import hamiltonian_to_blocks
 from ase_mlham.model.io import load_model
 from ase_mlham.training import initialise
 from ase_mlham.training.initialise import fit_energy_head, ridge_target
-from ase_mlham.training.prepare import frame_inputs, invariant_jacobian
+from ase_mlham.training.prepare import frame_inputs, invariant_jacobian, make_batch
+from ase_mlham.model.testing import randomise
 from ase_mlham.training.run import build_model, fit_model
-from ase_mlham.training.trainer import TrainingSettings
+from ase_mlham.training.trainer import TrainingSettings, predicted_energies_forces
 
 from ..model.conftest import TINY_SEPARATE_ENERGY_SETTINGS, TINY_SETTINGS
 
@@ -78,6 +79,26 @@ def test_jacobian_matches_finite_differences(small_frames):
     plus = model.energy_features(frame.numbers, positions + shift)
     minus = model.energy_features(frame.numbers, positions - shift)
     assert torch.allclose((plus - minus) / (2 * step), jacobian[:, :, 1, 2], atol=1e-7)
+
+
+def test_batched_energies_and_forces_are_the_models(small_frames):
+    """The training loss's energies and forces (fixed Jacobians packed by atom pair, frames of 3 to 5
+    atoms in one batch) are those of the model's own forward pass and autograd, atom by atom."""
+    model = randomise(build_model(TINY_SEPARATE_ENERGY_SETTINGS, seed=0)).eval()
+    items = [frame_inputs(model, frame) for frame in small_frames[::2]]
+    for item in items:
+        item.jacobian = invariant_jacobian(model, item)
+    batch = make_batch(items, core_weight=0.05)
+    energies, forces = (t.detach() for t in predicted_energies_forces(model, batch, create_graph=False))
+    assert len({len(frame.numbers) for frame in batch.frames}) == 3
+    first = 0
+    for b, frame in enumerate(batch.frames):
+        prediction = model.predict(frame.numbers, frame.positions)
+        assert float(energies[b]) == pytest.approx(float(prediction.energy), abs=1e-10)
+        n_atoms = len(frame.numbers)
+        assert torch.allclose(forces[first:first + n_atoms], prediction.forces, atol=1e-10, rtol=0)
+        first += n_atoms
+    assert first == len(forces)
 
 
 @pytest.mark.parametrize("model_settings", [TINY_SETTINGS, TINY_SEPARATE_ENERGY_SETTINGS],
