@@ -9,10 +9,10 @@ import torch
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.blocks import hamiltonian_to_blocks
 from ase_mlham.model.io import load_model
+from ase_mlham.model.testing import randomise
 from ase_mlham.training import initialise
 from ase_mlham.training.initialise import fit_energy_head, ridge_target
 from ase_mlham.training.prepare import frame_inputs, invariant_jacobian, make_batch
-from ase_mlham.model.testing import randomise
 from ase_mlham.training.run import build_model, fit_model
 from ase_mlham.training.trainer import TrainingSettings, predicted_energies_forces
 
