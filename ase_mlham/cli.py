@@ -34,6 +34,10 @@ def _add_generate(subparsers) -> None:
                         help="also sample the pair of molecules A and B (as MOLECULE) placed with their "
                              "nearest atoms GAP Angstrom apart, in a random orientation drawn from --seed; "
                              "stored as 'A+B@GAP'. Repeat for more pairs")
+    parser.add_argument("--list", metavar="FILE",
+                        help="also every molecule of a list file, one 'SMILES name [split [group]]' per line "
+                             "(# comments; e.g. data/molecules/molecules.smi), in file order")
+    parser.add_argument("--split", help="with --list: only the molecules of this split (its third column)")
     parser.add_argument("--db", required=True, help="ASE database to append to (created if missing)")
     parser.add_argument("--name", help="name stored as the 'molecule' key (default: the G2 name, file "
                                        "stem or SMILES); only with a single MOLECULE")
@@ -52,6 +56,9 @@ def _add_generate(subparsers) -> None:
                              "or 'emt' (a toy for tests)")
     parser.add_argument("--sampler-model", metavar="MODEL",
                         help="model file driving the 'mlham' sampler (default: the shipped model)")
+    parser.add_argument("--relax", action="store_true",
+                        help="frame 0 is the sampler's minimum of the starting structure (BFGS to 0.01 eV/A; "
+                             "e.g. the GFN2-xTB minimum of a SMILES structure), and the MD starts there")
     parser.add_argument("--skip-start", action="store_true",
                         help="do not compute frame 0, the starting geometry (e.g. when it is in another "
                              "database already): rows are frames 1 to FRAMES-1")
@@ -75,13 +82,15 @@ def _add_generate(subparsers) -> None:
 
 def _run_generate(args: argparse.Namespace) -> int:
     from ase_mlham.data.generate import SamplingSettings, generate
-    from ase_mlham.data.molecules import molecule_pair, resolve_structure
+    from ase_mlham.data.molecules import molecule_pair, read_molecule_list, resolve_structure
     from ase_mlham.data.reference import ReferenceSettings
 
-    if not args.molecules and not args.pair:
-        raise ValueError("give at least one MOLECULE or --pair")
-    if args.name and len(args.molecules) + len(args.pair) > 1:
+    if not args.molecules and not args.pair and not args.list:
+        raise ValueError("give at least one MOLECULE, --pair or --list")
+    if args.name and (len(args.molecules) + len(args.pair) > 1 or args.list):
         raise ValueError("--name needs exactly one MOLECULE")
+    if args.split and not args.list:
+        raise ValueError("--split needs --list")
     for option in ("frames", "stride", "workers"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option} must be at least 1, got {getattr(args, option)}")
@@ -92,6 +101,9 @@ def _run_generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
     # Validate every molecule before anything is sampled or written.
     structures = [resolve_structure(spec, args.name, args.seed) for spec in args.molecules]
+    if args.list:
+        structures += [resolve_structure(f"smiles:{smiles}", name, args.seed)
+                       for smiles, name in read_molecule_list(args.list, args.split)]
     for first, second, gap in args.pair:
         try:
             gap = float(gap)
@@ -101,7 +113,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                                         resolve_structure(second, seed=args.seed), gap, args.seed))
     sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
                                 friction=args.friction, seed=args.seed, sampler=args.sampler,
-                                sampler_model=args.sampler_model)
+                                sampler_model=args.sampler_model, relax=args.relax)
     reference = ReferenceSettings(xc=args.xc, basis=args.basis, density_fit=not args.no_density_fit,
                                   conv_tol=args.conv_tol, max_memory_mb=args.max_memory,
                                   excitations=args.excitations)
@@ -113,6 +125,9 @@ def _run_generate(args: argparse.Namespace) -> int:
     reports = generate(structures, args.db, args.frames, sampling, reference, args.workers,
                        show_progress=not args.quiet, skip_start=args.skip_start)
     for report in reports:
+        if report.sampling_failed:
+            print(f"{report.molecule}: left out, no frames could be sampled ({report.sampling_failed})")
+            continue
         print(f"{report.molecule}: {len(report.written)} written, {len(report.skipped)} already present, "
               f"{len(report.failed)} left out" + (f" (frames {sorted(report.failed)})" if report.failed else ""))
         if report.lacking_excitations:
@@ -134,6 +149,31 @@ def _check_pyscf_settings(reference) -> None:
             gto.basis.load(reference.basis, element)
     except Exception as err:
         raise ValueError(f"unknown basis set --basis {reference.basis!r} (or it lacks H/C/N/O): {err}") from None
+
+
+def _add_dispersion(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "dispersion", help="add D4 dispersion energies and forces to reference rows that lack them",
+        description=("Add the D4 dispersion energy and forces of each row's functional (dftd4, row.data "
+                     "d4_energy in eV, d4_forces in eV/A) to every row of the reference databases that lacks "
+                     "them, so that energy models can target B3LYP-D4. Rows that have them are left alone; "
+                     "an interrupted run keeps what it did."))
+    parser.add_argument("databases", nargs="+", metavar="DB", help="reference databases (ASE db, DATA.md schema)")
+    parser.set_defaults(run=_run_dispersion)
+
+
+def _run_dispersion(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ase_mlham.data.dispersion import add_dispersion
+
+    for path in args.databases:
+        if not Path(path).is_file():
+            raise ValueError(f"database {path!r} does not exist")
+    for path in args.databases:
+        added, present = add_dispersion(path)
+        print(f"{path}: D4 added to {added} rows, {present} had it")
+    return 0
 
 
 def _add_train(subparsers) -> None:
@@ -399,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlham", description="ML minimal-basis Hamiltonians for ASE and i-PI")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
+    _add_dispersion(subparsers)
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_md(subparsers)

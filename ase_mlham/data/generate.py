@@ -45,6 +45,10 @@ from ase_mlham.progress import ProgressBar
 POSITION_TOLERANCE = 1e-6
 
 
+class SamplingError(RuntimeError):
+    """The sampler could not produce a molecule's frames (reported; the run goes on with the next one)."""
+
+
 @dataclass(frozen=True)
 class SamplingSettings:
     """Langevin sampling parameters (see :func:`ase_mlham.data.sampling.sample_configurations`)."""
@@ -56,6 +60,7 @@ class SamplingSettings:
     seed: int = 0
     sampler: str = "gfn2-xtb"
     sampler_model: str | None = None  # model file of the 'mlham' sampler (None: the shipped model)
+    relax: bool = False  # frame 0 is the sampler's minimum of the starting structure, not the structure
 
 
 @dataclass
@@ -66,6 +71,7 @@ class GenerationReport:
     written: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    sampling_failed: str | None = None  # why no frame could be sampled (then nothing else was done)
     lacking_excitations: list[int] = field(default_factory=list)  # skipped rows without TDA data
 
 
@@ -82,6 +88,8 @@ def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
     model = settings.pop("sampler_model")
     if sampling.sampler == "mlham":
         settings["sampler_model"] = "shipped default" if model is None else str(model)
+    if settings.pop("relax"):  # likewise: frame files of unrelaxed runs stay valid
+        settings["relax"] = True
     return {"molecule": molecule, **{f"sampling_{k}": v for k, v in settings.items()}}
 
 
@@ -91,7 +99,7 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     """The first ``n_frames`` frames of ``structure``, sampled once and then reused."""
     from ase.io import read, write
 
-    from ase_mlham.data.sampling import make_sampling_calculator, sample_configurations
+    from ase_mlham.data.sampling import make_sampling_calculator, relax_structure, sample_configurations
 
     path = frames_path(db_path, structure.name)
     record = _sampling_record(structure.name, sampling)
@@ -109,8 +117,10 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
             return stored[:n_frames]
     # Per-molecule seed, so two molecules of one run do not share thermostat noise.
     seed = np.random.SeedSequence([sampling.seed, zlib.crc32(structure.name.encode())])
+    calculator = make_sampling_calculator(sampling.sampler, sampling.sampler_model)
+    start = relax_structure(structure.atoms, calculator) if sampling.relax else structure.atoms
     frames = sample_configurations(
-        structure.atoms, make_sampling_calculator(sampling.sampler, sampling.sampler_model), n_frames,
+        start, calculator, n_frames,
         temperature=sampling.temperature, stride=sampling.stride, timestep=sampling.timestep,
         friction=sampling.friction, seed=seed,
         progress=(lambda done: progress.update(1)) if progress else None,
@@ -173,7 +183,9 @@ def generate(
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
         raise ValueError(f"molecule names must be unique, got {names}")
-    db = connect(str(db_path), type="db")
+    # No ase.db lock file: a run killed with kill -9 would leave it behind and the next run would wait
+    # in it forever (ase.utils.Lock has no timeout); each row is one SQLite transaction already.
+    db = connect(str(db_path), type="db", use_lock_file=False)
     threads = threads_per_worker(workers)
     reports = []
     executor = None
@@ -186,8 +198,11 @@ def generate(
         _init_worker(threads)
     try:
         for structure in structures:
-            reports.append(_generate_one(db, db_path, structure, n_frames, sampling, reference,
-                                         executor, show_progress, first_frame=1 if skip_start else 0))
+            try:
+                reports.append(_generate_one(db, db_path, structure, n_frames, sampling, reference,
+                                             executor, show_progress, first_frame=1 if skip_start else 0))
+            except SamplingError as err:  # one molecule's sampler failing does not stop a long list
+                reports.append(GenerationReport(structure.name, sampling_failed=str(err)))
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -201,7 +216,11 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
     name = structure.name
     report = GenerationReport(name)
     bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
-    frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar)
+    try:
+        frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar)
+    except RuntimeError as err:  # relaxation not converged, MD failing again and again, sampler SCF failure
+        bar.write(f"{name}: no frames ({type(err).__name__}: {err})")
+        raise SamplingError(f"{type(err).__name__}: {err}") from err
     done = {}
     for row in db.select(molecule=name, xc=reference.xc, basis=reference.basis):
         if row.frame in done:

@@ -93,6 +93,37 @@ def resolve_structure(spec: str, name: str | None = None, seed: int = 0) -> Star
     return structure
 
 
+def read_molecule_list(path: str | Path, split: str | None = None) -> list[tuple[str, str]]:
+    """``(SMILES, name)`` of a molecule list file, in file order, of one split or all of them.
+
+    One molecule per line, whitespace-separated: ``SMILES name [split [group ...]]``; blank lines and
+    lines starting with ``#`` are skipped (``data/molecules/molecules.smi`` is such a file). With
+    ``split``, only lines whose third column is ``split``; it is an error if none is.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"molecule list {str(path)!r} does not exist")
+    entries, splits = [], set()
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"{path}:{number}: expected 'SMILES name [split ...]', got {line.strip()!r}")
+        line_split = fields[2] if len(fields) > 2 else None
+        splits.add(line_split)
+        if split is None or line_split == split:
+            entries.append((fields[0], fields[1]))
+    names = [name for _, name in entries]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: names used more than once: {repeated}")
+    if not entries:
+        known = ", ".join(sorted(s for s in splits if s)) or "none"
+        raise ValueError(f"{path}: no molecules" + (f" in split {split!r} (splits: {known})" if split else ""))
+    return entries
+
+
 def molecule_pair(first: StartingStructure, second: StartingStructure, gap: float,
                   seed: int = 0) -> StartingStructure:
     """Two molecules side by side whose nearest atoms are ``gap`` Angstrom apart.

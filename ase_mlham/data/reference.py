@@ -8,6 +8,8 @@ One call of :func:`compute_reference` produces everything a database row of
   second-order (Newton) solver when the first SCF does not converge;
 * minimal basis (STO-3G): ``dft.RKS(mol)``, ``conv_tol=1e-10``, the Kohn-Sham
   matrix ``get_fock()`` of the converged density;
+* the functional's D4 dispersion energy and forces (``dftd4``; see
+  :mod:`ase_mlham.data.dispersion`), so that energy models can target B3LYP-D4;
 * optionally (``ReferenceSettings.excitations = N > 0``) the lowest ``N`` singlet
   excitations of both calculations by the Tamm-Dancoff approximation of
   linear-response TDDFT (PySCF ``tdscf.TDA``, same functional, no further
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
+from ase_mlham.data.dispersion import d4_dispersion
 from ase_mlham.units import HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -182,6 +185,7 @@ def compute_reference(atoms: Atoms, settings: ReferenceSettings = ReferenceSetti
         "sto3g_energy": float(mf_min.e_tot) * HARTREE_TO_EV,
         "sto3g_ao_labels": list(mol_min.ao_labels()),
     }
+    data["d4_energy"], data["d4_forces"] = d4_dispersion(atoms, settings.xc)
     if settings.excitations:
         data["tda_energies"], data["tda_oscillator_strengths"] = compute_excitations(
             mf, settings.excitations, f"TDA-{settings.xc}/{settings.basis}")

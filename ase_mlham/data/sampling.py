@@ -51,6 +51,30 @@ def make_sampling_calculator(name: str = "gfn2-xtb", model: str | None = None) -
     raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 
+#: Force threshold of :func:`relax_structure`, eV/Angstrom, and its step limit.
+RELAX_FMAX = 0.01
+RELAX_STEPS = 2000
+
+
+def relax_structure(atoms: Atoms, calculator: Calculator, fmax: float = RELAX_FMAX,
+                    steps: int = RELAX_STEPS) -> Atoms:
+    """The local minimum of ``atoms`` on ``calculator``'s surface (BFGS until the largest force is below
+    ``fmax`` eV/Angstrom): e.g. the GFN2-xTB minimum of an RDKit/MMFF structure. ``atoms`` is not modified.
+
+    Raises ``RuntimeError`` when BFGS has not converged within ``steps`` steps: a frame 0 that is not the
+    minimum it is recorded as would be a silent mislabel.
+    """
+    from ase.optimize import BFGS
+
+    system = Atoms(numbers=atoms.numbers, positions=atoms.get_positions())
+    system.calc = calculator
+    if not BFGS(system, logfile=None).run(fmax=fmax, steps=steps):
+        largest = float(np.linalg.norm(system.get_forces(), axis=1).max())
+        raise RuntimeError(f"{atoms.get_chemical_formula()}: the relaxation did not converge in {steps} steps "
+                           f"(largest force {largest:.3f} eV/A > {fmax})")
+    return Atoms(numbers=system.numbers, positions=system.get_positions())
+
+
 def sample_configurations(
     atoms: Atoms,
     calculator: Calculator,

@@ -18,6 +18,11 @@ without them stay valid, and a database may mix both kinds:
     (a minimal basis of a small molecule has fewer excitations than ``N``).
 
 Each pair comes together, energies and strengths of equal length.
+
+Rows also carry the D4 dispersion of their functional, ``d4_energy`` (eV) and ``d4_forces``
+(eV/Angstrom, ``(n_atoms, 3)``; :mod:`ase_mlham.data.dispersion`): every row ``mlham generate``
+writes and every row of ``shared/data``. They are optional here, so databases written before them stay
+valid (``mlham dispersion DB`` adds them); when present they must come together and be finite.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from ase_mlham.basis import ao_labels, n_basis_functions
+from ase_mlham.data.dispersion import DISPERSION_KEYS
 from ase_mlham.data.reference import MINIMAL_BASIS, ReferenceResult, ReferenceSettings
 
 #: Key-value pairs every row carries, with their Python types.
@@ -155,6 +161,23 @@ def _data_problems(row, numbers: np.ndarray) -> list[str]:
     if [label for label in data["sto3g_ao_labels"]] != ao_labels(numbers):
         problems.append("sto3g_ao_labels differ from the STO-3G AO order of the atoms")
     problems.extend(_excitation_problems(data, n_min, int(nocc) if isinstance(nocc, int) else 0))
+    problems.extend(_dispersion_problems(data, len(numbers)))
+    return problems
+
+
+def _dispersion_problems(data, n_atoms: int) -> list[str]:
+    """Problems of the optional D4 entries: both or neither, a finite energy, finite (n_atoms, 3) forces."""
+    present = [key in data for key in DISPERSION_KEYS]
+    if not any(present):
+        return []
+    if not all(present):
+        return [f"{' and '.join(DISPERSION_KEYS)} must come together"]
+    problems = []
+    if np.ndim(data["d4_energy"]) != 0 or not np.isfinite(data["d4_energy"]):
+        problems.append("d4_energy must be a finite number (eV)")
+    forces = np.asarray(data["d4_forces"])
+    if forces.shape != (n_atoms, 3) or not np.all(np.isfinite(forces)):
+        problems.append(f"d4_forces must be a finite ({n_atoms}, 3) array (eV/A)")
     return problems
 
 

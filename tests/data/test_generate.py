@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from ase.db import connect
 
@@ -228,9 +229,70 @@ def test_pairs_are_generated_as_one_molecule(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--pair", "H2O", "H2O", "far"], "GAP must be a distance in Angstrom"),
     (["--pair", "H2O", "H2O", "0.2"], "gap must be a distance above 0.5 A"),
-    ([], "give at least one MOLECULE or --pair"),
+    ([], "give at least one MOLECULE, --pair or --list"),
 ])
 def test_bad_pairs_write_nothing(tmp_path, args, message):
     result = run_cli(*args, "--db", str(tmp_path / "bad.db"), timeout=60)
     assert result.returncode == 2 and message in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stale_lock_file_does_not_block_a_rerun(tmp_path):
+    # What `kill -9` during an ase.db write used to leave behind: the next run waited in it forever.
+    db_path = tmp_path / "water.db"
+    (tmp_path / "water.db.lock").write_text("")
+    result = run_cli("H2O", "--db", str(db_path), "--basis", "sto-3g", "--no-density-fit", "--frames", "1",
+                     "--quiet", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert frames_in(db_path) == [0]
+
+
+def test_molecule_list_split_with_relaxed_start(tmp_path):
+    listing = tmp_path / "molecules.smi"
+    listing.write_text("# SMILES name split group\nO water-a test x\nN ammonia-a validation x\nC methane-a test x\n")
+    db_path = tmp_path / "list.db"
+    result = run_cli("--list", str(listing), "--split", "test", "--relax", "--db", str(db_path), "--basis", "sto-3g",
+                     "--no-density-fit", "--frames", "2", "--stride", "5", "--quiet", timeout=180)
+    assert result.returncode == 0, result.stderr
+    rows = list(connect(str(db_path)).select())
+    assert sorted((row.molecule, row.frame) for row in rows) == [
+        ("methane-a", 0), ("methane-a", 1), ("water-a", 0), ("water-a", 1)]
+    for row in rows:
+        validate_row(row)
+        assert row.smiles in ("O", "C")
+    # frame 0 is the GFN2-xTB minimum, and the frame file says so
+    from ase.io import read
+    from tblite.ase import TBLite
+
+    start = read(frames_path(db_path, "water-a"), index=0)
+    assert start.info["sampling_relax"]
+    start.calc = TBLite(method="GFN2-xTB", verbosity=0)
+    assert np.linalg.norm(start.get_forces(), axis=1).max() < 0.01
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "test", "H2O"], "--split needs --list"),
+    (["--list", "missing.smi"], "molecule list 'missing.smi' does not exist"),
+])
+def test_bad_list_options_write_nothing(tmp_path, args, message):
+    result = run_cli(*args, "--db", str(tmp_path / "bad.db"), timeout=60)
+    assert result.returncode == 2 and message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_molecule_whose_sampling_fails_is_reported_and_the_next_one_done(tmp_path, monkeypatch):
+    real = generate_module.load_or_sample_frames
+
+    def failing_for_water(db_path, structure, *args, **kwargs):
+        if structure.name == "H2O":
+            raise RuntimeError("the relaxation did not converge in 2000 steps")
+        return real(db_path, structure, *args, **kwargs)
+
+    monkeypatch.setattr(generate_module, "load_or_sample_frames", failing_for_water)
+    db_path = tmp_path / "w.db"
+    reports = generate([resolve_structure("H2O"), resolve_structure("NH3")], db_path, 1,
+                       SamplingSettings(sampler="emt"), ReferenceSettings(basis="sto-3g", density_fit=False),
+                       show_progress=False)
+    assert "did not converge" in reports[0].sampling_failed and not reports[0].written
+    assert reports[1].written == [0] and reports[1].sampling_failed is None
+    assert [row.molecule for row in connect(str(db_path)).select()] == ["NH3"]

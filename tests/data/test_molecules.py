@@ -94,3 +94,26 @@ def test_molecule_pair_has_the_requested_gap_and_rigid_parts():
     assert not np.allclose(other, pair.atoms.positions)
     with pytest.raises(ValueError, match="gap must be a distance above 0.5 A"):
         molecule_pair(first, second, 0.3)
+
+
+def test_molecule_list_in_file_order_and_by_split(tmp_path):
+    from ase_mlham.data.molecules import read_molecule_list
+
+    path = tmp_path / "m.smi"
+    path.write_text("# comment\nCCO ethanol train alcohol\n\nC=O formaldehyde test aldehyde\nCC ethane\n")
+    assert read_molecule_list(path) == [("CCO", "ethanol"), ("C=O", "formaldehyde"), ("CC", "ethane")]
+    assert read_molecule_list(path, "test") == [("C=O", "formaldehyde")]
+
+
+@pytest.mark.parametrize("text, split, message", [
+    ("CCO\n", None, r"m.smi:1: expected 'SMILES name \[split ...\]'"),
+    ("CCO a train\nCC a test\n", None, r"names used more than once: \['a'\]"),
+    ("CCO a train\n", "test", r"no molecules in split 'test' \(splits: train\)"),
+])
+def test_bad_molecule_lists_are_named(tmp_path, text, split, message):
+    from ase_mlham.data.molecules import read_molecule_list
+
+    path = tmp_path / "m.smi"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_molecule_list(path, split)

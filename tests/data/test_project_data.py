@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from ase.db import connect
 
+from ase_mlham.data.dispersion import DISPERSION_KEYS
 from ase_mlham.data.schema import validate_row
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -27,6 +28,7 @@ def test_database_rows_follow_the_schema(name, tmp_path):
     rows = list(connect(str(path)).select())
     for row in rows:
         validate_row(row)
+        assert all(key in row.data for key in DISPERSION_KEYS), f"row {row.id} of {name} lacks the D4 dispersion"
     assert len(rows) == MANIFEST[name]["frames"]
     assert len({row.molecule for row in rows}) == MANIFEST[name]["molecules"]
     assert len({(row.molecule, row.frame) for row in rows}) == len(rows)  # no frame twice

@@ -23,6 +23,9 @@ def test_recomputed_water_frame_matches_shared_database(g2_db):
     assert np.abs(result.data["dipole"] - row.data["dipole"]).max() < 1e-4
     assert result.data["sto3g_ao_labels"] == list(row.data["sto3g_ao_labels"])
     assert result.nocc == row.nocc
+    # the shared rows' D4 (added with dftd4's DFTD4(method="B3LYP")) to round-off
+    assert abs(result.data["d4_energy"] - row.data["d4_energy"]) < 1e-12
+    assert np.abs(result.data["d4_forces"] - row.data["d4_forces"]).max() < 1e-12
 
 
 def test_result_units_and_shapes():

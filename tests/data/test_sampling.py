@@ -89,3 +89,25 @@ def test_model_sampler_runs_the_ml_calculator(tiny_model_file):
 def test_a_sampling_model_needs_the_model_sampler():
     with pytest.raises(ValueError, match="only used with the 'mlham' sampler"):
         make_sampling_calculator("gfn2-xtb", "model.pt")
+
+
+def test_relaxation_reaches_the_minimum_and_leaves_the_input_alone():
+    from ase_mlham.data.sampling import relax_structure
+
+    water = molecule("H2O")
+    water.positions[1] += [0.0, 0.2, 0.1]
+    before = water.positions.copy()
+    calculator = make_sampling_calculator("gfn2-xtb")
+    relaxed = relax_structure(water, calculator)
+    assert np.array_equal(water.positions, before) and relaxed.calc is None
+    relaxed.calc = calculator
+    assert np.linalg.norm(relaxed.get_forces(), axis=1).max() < 0.01
+
+
+def test_relaxation_that_does_not_converge_raises():
+    from ase_mlham.data.sampling import relax_structure
+
+    water = molecule("H2O")
+    water.positions[1] += [0.0, 0.3, 0.0]
+    with pytest.raises(RuntimeError, match="relaxation did not converge in 2 steps"):
+        relax_structure(water, make_sampling_calculator("gfn2-xtb"), steps=2)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from ase.db import connect
 
+from ase_mlham.data.dispersion import DISPERSION_KEYS
 from ase_mlham.data.reference import ReferenceResult, ReferenceSettings
 from ase_mlham.data.schema import (DATA_KEYS, OPTIONAL_DATA_KEYS, REQUIRED_KEYS, SchemaError, validate_row,
                                    write_reference_row)
@@ -24,7 +25,7 @@ def test_written_row_has_exactly_the_schema_keys(g2_db, tmp_path):
     row = db.get(id=row_id)
     validate_row(row)
     assert set(row.key_value_pairs) == set(shared_row.key_value_pairs) == set(REQUIRED_KEYS)
-    assert set(row.data) == set(shared_row.data) == set(DATA_KEYS)
+    assert set(row.data) == set(shared_row.data) == set(DATA_KEYS) | set(DISPERSION_KEYS)
     assert row.energy == shared_row.energy and np.array_equal(row.forces, shared_row.forces)
 
 
@@ -63,7 +64,22 @@ def test_rows_with_excitations_validate(tmp_path, g2_db):
     ({"data": {"mo_energies": np.arange(5.0)}}, "mo_energies"),
     ({"data": {"sto3g_fock": np.ones((7, 6))}}, "sto3g_fock"),
     ({"data": {"sto3g_ao_labels": ["0 O 1s"] * 7}}, "sto3g_ao_labels"),
+    ({"data": {"d4_energy": float("nan")}}, "d4_energy must be a finite number"),
+    ({"data": {"d4_forces": np.zeros((2, 3))}}, r"d4_forces must be a finite \(3, 3\) array"),
 ])
 def test_broken_rows_are_named(tmp_path, g2_db, changes, message):
     with pytest.raises(SchemaError, match=message):
         validate_row(_row_with(tmp_path, g2_db, **changes))
+
+
+def test_rows_without_dispersion_stay_valid_but_half_of_it_is_named(tmp_path, g2_db):
+    shared_row = connect(str(g2_db)).get(molecule="H2O", frame=0)
+    db = connect(str(tmp_path / "old.db"))
+    for keep in ((), ("d4_energy",)):
+        data = {k: v for k, v in shared_row.data.items() if k not in DISPERSION_KEYS or k in keep}
+        row = db.get(id=db.write(shared_row.toatoms(), key_value_pairs=shared_row.key_value_pairs, data=data))
+        if not keep:
+            validate_row(row)
+        else:
+            with pytest.raises(SchemaError, match="d4_energy and d4_forces must come together"):
+                validate_row(row)
