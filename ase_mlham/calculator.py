@@ -4,9 +4,12 @@ What it computes
 ----------------
 The model predicts, for a closed-shell neutral molecule of ``n_atoms`` atoms,
 
-* the total energy :math:`E = \sum_i \varepsilon_i` as a sum of atomic
-  energies (eV) and the forces :math:`\mathbf F_i = -\partial E / \partial \mathbf R_i`
-  (eV/Angstrom, by autograd: exactly the gradient of the energy it reports);
+* the total energy (eV): for a model with an energy baseline (the shipped one) GFN2-xTB's
+  (tblite) plus a learned correction :math:`\sum_i \varepsilon_i`, which targets B3LYP-D4 and is
+  damped towards per-element offsets where its uncertainty is large; otherwise a sum of atomic
+  energies :math:`E = \sum_i \varepsilon_i`. Forces :math:`\mathbf F_i = -\partial E / \partial \mathbf R_i`
+  (eV/Angstrom: tblite's analytic gradient plus the correction's by autograd, exactly the gradient
+  of the energy it reports);
 * the effective minimal-basis Hamiltonian :math:`H'` in the Löwdin-orthogonal
   STO-3G basis (``n_orbitals`` functions: 1 per H, 5 per C/N/O, PySCF AO order),
   whose eigenvalues are the orbital energies:
@@ -139,7 +142,10 @@ class MLHamCalculator(Calculator):
     ------------------------------------
     ``energy``, ``free_energy`` (eV, equal: no electronic entropy), ``forces``
     ``(n_atoms, 3)`` eV/Angstrom, ``energies`` ``(n_atoms,)`` atomic energies (eV)
-    summing to ``energy``, ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
+    summing to ``energy`` (models without an energy baseline only: GFN2-xTB has no atomic
+    partition), ``energy_uncertainty`` (eV) and ``forces_uncertainty`` (``(n_atoms,)`` eV/Angstrom)
+    (models with an energy baseline: the calibrated LLPR uncertainty of the learned correction, and a
+    calibrated per-atom proxy built from it), ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
     ``fermi_level`` (eV, midpoint of HOMO and LUMO), ``homo_lumo_gap`` (eV), and
     the non-standard ``hamiltonian`` (H' in the Löwdin-orthogonal basis, eV,
     ``(n_orbitals, n_orbitals)``), ``overlap`` (analytic STO-3G S, dimensionless)
@@ -161,7 +167,11 @@ class MLHamCalculator(Calculator):
     implemented_properties = [
         "energy", "free_energy", "forces", "energies", "eigenvalues", "fermi_level", "homo_lumo_gap",
         "hamiltonian", "overlap", "orbital_coefficients", "excitation_energies", "oscillator_strengths",
+        "energy_uncertainty", "forces_uncertainty",
     ]
+
+    #: The results that exist only for a model with an energy baseline (a calibrated correction).
+    uncertainty_properties = ("energy_uncertainty", "forces_uncertainty")
 
     #: The results that exist only with ``n_excitations > 0``.
     excitation_properties = ("excitation_energies", "oscillator_strengths")
@@ -217,10 +227,19 @@ class MLHamCalculator(Calculator):
 
     # ------------------------------------------------------------- calculation
     def get_property(self, name, atoms=None, allow_calculation=True):
-        """ASE's ``get_property``; excitation results raise at once when ``n_excitations`` is 0."""
+        """ASE's ``get_property``; excitation results raise at once when ``n_excitations`` is 0, atomic
+        energies and the energy uncertainty when the model has no such thing."""
         if name in self.excitation_properties and self.n_excitations == 0:
             raise PropertyNotImplementedError(
                 f"{name} is switched off: this calculator has n_excitations=0 (pass n_excitations > 0)")
+        baseline = self.model.settings.energy_baseline
+        if name == "energies" and baseline is not None:
+            raise PropertyNotImplementedError(
+                f"energies (atomic energies) do not exist for this model: its energy is {baseline}, which has "
+                "no partition into atoms, plus a learned correction")
+        if name in self.uncertainty_properties and baseline is None:
+            raise PropertyNotImplementedError(f"{name} needs a model with a calibrated energy "
+                                              "correction (an energy baseline, format version 5)")
         return super().get_property(name, atoms, allow_calculation)
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
@@ -267,7 +286,10 @@ class MLHamCalculator(Calculator):
             "energy": energy,
             "free_energy": energy,
             "forces": numpy(prediction.forces),
-            "energies": numpy(prediction.atomic_energies),
+            **({"energies": numpy(prediction.atomic_energies)} if prediction.baseline_energy is None else {}),
+            **({"energy_uncertainty": float(prediction.energy_uncertainty),
+                "forces_uncertainty": numpy(prediction.forces_uncertainty)}
+               if prediction.energy_uncertainty is not None else {}),
             "eigenvalues": eigenvalues[None, None, :],
             "fermi_level": 0.5 * (homo + lumo),
             "homo_lumo_gap": lumo - homo,

@@ -179,6 +179,7 @@ def _run_dispersion(args: argparse.Namespace) -> int:
 def _add_train(subparsers) -> None:
     from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
     from ase_mlham.training.initialise import INIT_TARGETS
+    from ase_mlham.training.targets import DEFAULT_CACHE
     from ase_mlham.training.trainer import TrainingSettings
 
     defaults = TrainingSettings()
@@ -224,6 +225,16 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--training-only", nargs="+", default=[], metavar="DB",
                         help="databases whose frames all go to training, none to the test or validation splits "
                              "(e.g. active-learning frames: `mlham generate --sampler mlham`)")
+    parser.add_argument("--validation", nargs="+", default=[], metavar="DB",
+                        help="databases of whole molecules never trained on (the molecule-level validation split): "
+                             "early stopping and the energy uncertainty's calibration use them instead of "
+                             "--validation-fraction of each training molecule's frames")
+    parser.add_argument("--hamiltonian-from", metavar="MODEL",
+                        help="keep this model's Hamiltonian head and fit only the preset's energy head (closed "
+                             "form, minutes instead of hours; the preset's Hamiltonian descriptor must match)")
+    parser.add_argument("--baseline-cache", default=str(DEFAULT_CACHE), metavar="FILE",
+                        help="SQLite file keeping each frame's GFN2-xTB energy and forces (models with an "
+                             "energy baseline), so that later runs do not recompute them")
     parser.add_argument("--molecules", nargs="+", help="train on these molecules only")
     parser.add_argument("--max-frames", type=int, help="use at most this many frames (random subset)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -232,6 +243,7 @@ def _add_train(subparsers) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from ase_mlham.model.settings import PRESETS
+    from ase_mlham.training.targets import BaselineCache
     from ase_mlham.training.run import train_from_databases
     from ase_mlham.training.trainer import TrainingSettings
 
@@ -242,9 +254,22 @@ def _run_train(args: argparse.Namespace) -> int:
         ridge_regularisation=args.ridge_regularisation, energy_ridge_regularisation=args.energy_ridge_regularisation,
         validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
         patience=args.patience, seed=args.seed)
-    _, result = train_from_databases(args.databases, args.out, PRESETS[args.preset], settings,
-                                     molecules=args.molecules, max_frames=args.max_frames,
-                                     show_progress=not args.quiet, training_only=args.training_only)
+    model, result = train_from_databases(
+        args.databases, args.out, PRESETS[args.preset], settings, molecules=args.molecules,
+        max_frames=args.max_frames, show_progress=not args.quiet, training_only=args.training_only,
+        validation_databases=args.validation, hamiltonian_from=args.hamiltonian_from,
+        baseline_cache=BaselineCache(args.baseline_cache))
+    if result is None:
+        from ase_mlham.model.io import model_metadata
+
+        message = f"wrote {args.out}: energy head fitted on the Hamiltonian of {args.hamiltonian_from}"
+        calibration = model_metadata(args.out).get("energy_calibration")
+        if calibration:
+            best = min(calibration["damping_widths"], key=lambda row: row["score"])
+            message += (f"; validation energy {best['energy_mae_eV_per_atom'] * 1000:.1f} meV/atom, forces "
+                        f"{best['forces_mae_eV_per_A'] * 1000:.1f} meV/A at damping width {best['damping_width_eV']} eV")
+        print(message)
+        return 0
     v = result.validation
     print(f"wrote {args.out}: {result.epochs_run} epochs; validation MAE gap {v['gap_mae']:.3f} eV, "
           f"occupied valence {v['occupied_valence_mae']:.3f} eV, window {v['window_mae']:.3f} eV, "

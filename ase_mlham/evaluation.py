@@ -1,8 +1,10 @@
 """``mlham evaluate``: a model's errors against the reference, side by side with physics baselines.
 
 For every frame: the model's orbital energies, energy and forces; the stored
-B3LYP/STO-3G eigenvalues; GFN2-xTB orbital energies (tblite). Errors are
-summarised per orbital group (:mod:`ase_mlham.metrics`), overall and per molecule.
+B3LYP/STO-3G eigenvalues; GFN2-xTB orbital energies, forces and, for a model with the
+GFN2-xTB energy baseline, energies with the model's per-element offsets (tblite). Energies and
+forces are compared at the model's reference level (B3LYP-D4 for a model with ``dispersion``).
+Errors are summarised per orbital group (:mod:`ase_mlham.metrics`), overall and per molecule.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Sequence
 from ase_mlham.baselines import sto3g_orbital_energies, xtb_window
 from ase_mlham.data.dataset import ReferenceFrame, molecules_of
 from ase_mlham.metrics import ErrorAccumulator, format_table, table_dict
+from ase_mlham.model.baseline import xtb_energy_forces
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.progress import ProgressBar
+from ase_mlham.training.targets import reference_energy_forces
 
 MODEL, STO3G, XTB = "model", "B3LYP/STO-3G", "GFN2-xTB"
 
@@ -63,8 +67,10 @@ def evaluate(model: MLHamModel, frames: Sequence[ReferenceFrame], baselines: boo
     overall = {method: ErrorAccumulator(method) for method in methods}
     per_molecule = {name: {method: ErrorAccumulator(method) for method in methods} for name in molecules_of(frames)}
     bar = ProgressBar(len(frames), "evaluating", enabled=show_progress)
+    offsets = model.energy_head.offsets.detach().numpy()
     for frame in frames:
         prediction = model.predict(frame.numbers, frame.positions, forces=True)
+        reference_energy, reference_forces = reference_energy_forces(frame, model.settings)
         orbitals = {MODEL: prediction.orbital_energies.detach().numpy()}
         if baselines:
             orbitals[STO3G] = sto3g_orbital_energies(frame)
@@ -73,8 +79,17 @@ def evaluate(model: MLHamModel, frames: Sequence[ReferenceFrame], baselines: boo
             for accumulator in (overall[method], per_molecule[frame.molecule][method]):
                 accumulator.add_orbitals(predicted[: frame.n_min], frame.mo_target, frame.numbers, frame.nocc)
         for accumulator in (overall[MODEL], per_molecule[frame.molecule][MODEL]):
-            accumulator.add_energy(float(prediction.energy), frame.energy, len(frame.numbers))
-            accumulator.add_forces(prediction.forces.numpy(), frame.forces)
+            accumulator.add_energy(float(prediction.energy), reference_energy, len(frame.numbers))
+            accumulator.add_forces(prediction.forces.numpy(), reference_forces)
+        if baselines:
+            xtb_energy, xtb_forces = xtb_energy_forces(frame.numbers, frame.positions)
+            if model.settings.energy_baseline is not None:  # offsets fitted with the model: xTB alone, fairly
+                xtb_energy = xtb_energy + float(offsets[model.species_index(frame.numbers).numpy()].sum())
+            else:  # no per-element offsets to put xTB's energies on the reference scale
+                xtb_energy = None
+            for accumulator in (overall[XTB], per_molecule[frame.molecule][XTB]):
+                accumulator.add_energy(xtb_energy, reference_energy, len(frame.numbers))
+                accumulator.add_forces(xtb_forces, reference_forces)
         bar.update(1)
     return Evaluation(overall, per_molecule)
 

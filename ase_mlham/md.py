@@ -126,7 +126,7 @@ def snapshot(atoms: Atoms, **info) -> Atoms:
     """A copy of ``atoms`` carrying its calculator's standard results and orbital quantities.
 
     The copy has a ``SinglePointCalculator`` with ``energy``, ``free_energy``,
-    ``forces`` and ``energies`` (what ``ase.io`` writers keep) and ``info`` with
+    ``forces`` and (models without an energy baseline) ``energies`` (what ``ase.io`` writers keep) and ``info`` with
     HOMO, LUMO, gap and Fermi level (eV), with excitations also ``s1_eV``,
     ``s1_oscillator_strength``, ``excitation_energies`` (eV) and
     ``oscillator_strengths`` (arrays), plus the ``info`` given here.
@@ -140,7 +140,8 @@ def snapshot(atoms: Atoms, **info) -> Atoms:
     calc = atoms.calc
     if not isinstance(calc, MLHamCalculator):
         raise TypeError(f"atoms.calc must be an MLHamCalculator, got {type(calc).__name__}")
-    results = {name: calc.get_property(name, atoms) for name in ("energy", "free_energy", "forces", "energies")}
+    names = ("energy", "free_energy", "forces") + (("energies",) if calc.model.settings.energy_baseline is None else ())
+    results = {name: calc.get_property(name, atoms) for name in names}
     frame = atoms.copy()
     frame.info.update(calc.orbital_summary())
     if calc.n_excitations:

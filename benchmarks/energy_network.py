@@ -50,8 +50,8 @@ def batch_loss(head: EnergyHead, items: Sequence[FrameInputs], force_weight: flo
     (gradient,) = torch.autograd.grad(energies.sum(), invariants, create_graph=True)
     forces = torch.cat([-torch.einsum("af,afbx->bx", part, item.jacobian)
                         for part, item in zip(gradient.split(sizes), items)])
-    reference_energies = torch.tensor([item.frame.energy for item in items], dtype=torch.float64)
-    reference_forces = torch.cat([torch.tensor(item.frame.forces, dtype=torch.float64) for item in items])
+    reference_energies = torch.tensor([item.energy for item in items], dtype=torch.float64)
+    reference_forces = torch.cat([torch.tensor(item.forces, dtype=torch.float64) for item in items])
     energy_loss = (((energies - reference_energies) / torch.tensor(sizes)) ** 2).mean()
     return energy_loss + force_weight * ((forces - reference_forces) ** 2).mean()
 

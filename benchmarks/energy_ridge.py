@@ -22,18 +22,15 @@ import torch
 from ase_mlham.data.dataset import ReferenceFrame
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.initialise import fit_energy_head
-from ase_mlham.training.prepare import FrameInputs, invariant_jacobian
+from ase_mlham.training.prepare import FrameInputs, frame_inputs, invariant_jacobian
 from g2_split import add_split_arguments, split_from_arguments
 
 
 def energy_inputs(model: MLHamModel, frames: Sequence[ReferenceFrame]) -> list[FrameInputs]:
-    """Energy invariants and their Jacobians only (no Hamiltonian features)."""
+    """Energy invariants, targets and their Jacobians only (no Hamiltonian features)."""
     items = []
     for frame in frames:
-        with torch.no_grad():
-            invariants = model.energy_features(frame.numbers, torch.tensor(frame.positions))
-        item = FrameInputs(frame, torch.empty(0, 2, dtype=torch.long), {}, invariants,
-                           model.species_index(frame.numbers))
+        item = frame_inputs(model, frame, hamiltonian=False)
         item.jacobian = invariant_jacobian(model, item)
         items.append(item)
     return items
@@ -54,8 +51,8 @@ def predictions(model: MLHamModel, items: Sequence[FrameInputs]) -> list[tuple[f
 def prediction_errors(predicted: Sequence[tuple[float, np.ndarray]], items: Sequence[FrameInputs]
                       ) -> tuple[float, float]:
     """Energy MAE (meV/molecule) and force MAE (eV/A per component) of :func:`predictions`' output."""
-    energy_errors = [abs(energy - item.frame.energy) for (energy, _), item in zip(predicted, items)]
-    force_errors = [np.abs(forces - item.frame.forces).ravel() for (_, forces), item in zip(predicted, items)]
+    energy_errors = [abs(energy - item.energy) for (energy, _), item in zip(predicted, items)]
+    force_errors = [np.abs(forces - item.forces).ravel() for (_, forces), item in zip(predicted, items)]
     return 1000 * float(np.mean(energy_errors)), float(np.concatenate(force_errors).mean())
 
 

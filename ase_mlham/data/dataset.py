@@ -37,6 +37,8 @@ class ReferenceFrame:
     sto3g_overlap: np.ndarray  # (N_min, N_min) STO-3G overlap
     sto3g_mo_energies: np.ndarray  # (N_min,) eV
     row_id: int
+    d4_energy: float | None = None  # eV, the functional's D4 dispersion (None: the row lacks it)
+    d4_forces: np.ndarray | None = None  # (n_atoms, 3) eV/Angstrom
 
     @property
     def n_min(self) -> int:
@@ -83,6 +85,8 @@ def read_frames(db_path: str | os.PathLike, validate: bool = True, **selection) 
             sto3g_overlap=np.asarray(row.data["sto3g_overlap"], dtype=float),
             sto3g_mo_energies=np.asarray(row.data["sto3g_mo_energies"], dtype=float),
             row_id=int(row.id),
+            d4_energy=float(row.data["d4_energy"]) if "d4_energy" in row.data else None,
+            d4_forces=np.asarray(row.data["d4_forces"], dtype=float) if "d4_forces" in row.data else None,
         ))
     frames.sort(key=lambda f: (f.molecule, f.frame))
     return frames

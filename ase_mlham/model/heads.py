@@ -119,7 +119,7 @@ class HamiltonianHead(nn.Module):
 
 
 class EnergyHead(nn.Module):
-    """Per-species atomic energies (eV) from invariants: offset + linear term + MLP correction.
+    r"""Per-species atomic energies (eV) from invariants: offset + linear term + MLP correction.
 
     Buffers (fitted in closed form before training, fixed afterwards): ``offsets``
     ``(n_species,)`` eV, ``mean`` ``(n_species, n_invariants)``, ``scale``
@@ -132,19 +132,42 @@ class EnergyHead(nn.Module):
     1610 invariants) the MLPs learnt nothing measurable; scaled, on the linear
     term's held-out G2 errors of 39 meV/molecule and 0.111 eV/A they reach 23 and
     0.077 (``benchmarks/energy_network.py``; README, "Energy MLPs").
+
+    **Damped head** (``damped=True``, the correction of a model with an energy baseline): the linear
+    term's posterior covariance (last-layer prediction rigidity, LLPR: the inverse of the closed-form
+    fit's regularised normal matrix, its diagonal species blocks) is kept as ``covariance``
+    ``(n_species, n_invariants, n_invariants)``, and each atom's learned energy :math:`e_i` (linear +
+    MLP, not the offset) is damped by its own uncertainty :math:`\sigma_i`:
+
+    .. math:: E_i = \epsilon_{Z_i} + \frac{e_i}{1 + \sigma_i^2 / \tau^2}, \qquad
+              \sigma_i^2 = \alpha^2\, x_i^T C_{Z_i} x_i
+
+    with ``uncertainty_scale`` :math:`\alpha` (eV, calibrated on validation molecules) and
+    ``damping_width`` :math:`\tau` (eV, chosen on validation molecules; ``inf``: no damping). An atom
+    whose environment lies along directions the training data did not constrain gets a large
+    :math:`\sigma_i` and its correction fades to the offset: the total energy falls back to the
+    baseline (plus per-element offsets). The damping is smooth, so forces stay the exact gradient.
     """
 
-    def __init__(self, species: tuple[int, ...], n_invariants: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, species: tuple[int, ...], n_invariants: int, hidden: tuple[int, ...],
+                 damped: bool = False) -> None:
         super().__init__()
         self.species = tuple(int(z) for z in species)
         self.network_input_scale = math.sqrt(n_invariants)
         n_species = len(self.species)
+        self.damped = bool(damped)
         self.register_buffer("offsets", torch.zeros(n_species, dtype=DTYPE))
         self.register_buffer("mean", torch.zeros(n_species, n_invariants, dtype=DTYPE))
         self.register_buffer("scale", torch.ones(n_species, dtype=DTYPE))
         self.register_buffer("linear", torch.zeros(n_species, n_invariants, dtype=DTYPE))
+        if self.damped:
+            self.register_buffer("covariance", torch.zeros(n_species, n_invariants, n_invariants, dtype=DTYPE))
+            self.register_buffer("uncertainty_scale", torch.zeros((), dtype=DTYPE))
+            self.register_buffer("damping_width", torch.full((), math.inf, dtype=DTYPE))
+            self.register_buffer("force_uncertainty_scale", torch.zeros((), dtype=DTYPE))
+        # hidden == (): no MLPs, the closed-form linear term is the whole learned energy
         self.networks = nn.ModuleList()
-        for _ in self.species:
+        for _ in self.species if hidden else ():
             layers, width = [], n_invariants
             for size in hidden:
                 layers += [nn.Linear(width, size, dtype=DTYPE), nn.SiLU()]
@@ -158,13 +181,65 @@ class EnergyHead(nn.Module):
         """Centred invariants divided by their species' RMS, ``(n_atoms, n_invariants)``."""
         return (invariants - self.mean[species_index]) / self.scale[species_index, None]
 
-    def forward(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
-        """``(n_atoms, n_invariants)`` -> atomic energies ``(n_atoms,)``, eV."""
-        x = self.standardised(invariants, species_index)
+    def learned(self, x: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Linear term + MLPs of standardised invariants ``x``, ``(n_atoms,)`` eV (offsets not included)."""
         learned = (x * self.linear[species_index]).sum(1)
         network_input = self.network_input_scale * x
         for s, network in enumerate(self.networks):
             atoms = torch.nonzero(species_index == s)[:, 0]
             if len(atoms):
                 learned = learned.index_add(0, atoms, network(network_input[atoms])[:, 0])
+        return learned
+
+    def atomic_variances(self, x: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """:math:`x_i^T C_{Z_i} x_i` of standardised invariants ``x``, ``(n_atoms,)`` (dimensionless;
+        times ``uncertainty_scale**2`` it is eV^2). Zeros for an undamped head."""
+        if not self.damped:
+            return torch.zeros(len(x), dtype=x.dtype)
+        projected = torch.einsum("af,afg->ag", x, self.covariance[species_index])
+        return (projected * x).sum(1)
+
+    def atomic_uncertainties(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        r""":math:`\sigma_i = \alpha \sqrt{x_i^T C_{Z_i} x_i}` of each atom's learned energy, ``(n_atoms,)`` eV."""
+        x = self.standardised(invariants, species_index)
+        return self.uncertainty_scale * self.atomic_variances(x, species_index).clamp_min(0.0).sqrt()
+
+    def force_uncertainties(self, atomic_uncertainties: torch.Tensor, positions: torch.Tensor,
+                            cutoff: float, width: float) -> torch.Tensor:
+        r"""Per-atom force uncertainty ``(n_atoms,)`` eV/Angstrom, a calibrated proxy:
+        :math:`\sigma_{F,j} = eta \sqrt{\sum_i f_c(r_{ij}) \sigma_i^2}` over the atoms within the energy
+        descriptor's cutoff (``f_c`` its smooth switch, 1 for ``i = j``), ``force_uncertainty_scale``
+        :math:`eta` (1/Angstrom) fitted to validation force errors. An atom's force depends on the
+        energies of the atoms whose environments hold it, so it is as uncertain as they are; the exact
+        LLPR force variance would need the invariants' full Jacobian at every step."""
+        from ase_mlham.descriptors.radial import smooth_cutoff
+
+        distances = torch.cdist(positions, positions)
+        weights = smooth_cutoff(distances, cutoff, width)
+        return self.force_uncertainty_scale * (weights @ atomic_uncertainties**2).clamp_min(0.0).sqrt()
+
+    def damping(self, x: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Factor ``(n_atoms,)`` in (0, 1] on each atom's learned energy; ones for an undamped head."""
+        if not self.damped or not torch.isfinite(self.damping_width):
+            return torch.ones(len(x), dtype=x.dtype)
+        variance = self.uncertainty_scale**2 * self.atomic_variances(x, species_index)
+        return 1.0 / (1.0 + variance / self.damping_width**2)
+
+    def forward(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """``(n_atoms, n_invariants)`` -> atomic energies ``(n_atoms,)``, eV."""
+        x = self.standardised(invariants, species_index)
+        learned = self.learned(x, species_index)
+        if self.damped:
+            learned = learned * self.damping(x, species_index)
         return self.offsets[species_index] + learned
+
+    def energy_uncertainty(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        r"""Uncertainty of the structure's energy correction, eV, ``()``: LLPR of the summed standardised
+        invariants of each species, :math:`\alpha^2 \sum_Z X_Z^T C_Z X_Z` with :math:`X_Z = \sum_{i \in Z} x_i`
+        (exact within each species block; the blocks between species are not kept). Zero when undamped."""
+        if not self.damped:
+            return torch.zeros((), dtype=invariants.dtype)
+        x = self.standardised(invariants, species_index)
+        sums = torch.zeros(len(self.species), x.shape[1], dtype=x.dtype).index_add(0, species_index, x)
+        variance = torch.einsum("sf,sfg,sg->", sums, self.covariance, sums)
+        return self.uncertainty_scale * variance.clamp_min(0.0).sqrt()

@@ -22,13 +22,15 @@ FORMAT_NAME = "ase-mlham-model"
 #: Bumped whenever the file layout or the architecture changes incompatibly.
 # 2: energy head of linear term + MLP on all invariants (was a PCA projection);
 # 3: the energy MLPs read the standardised invariants times sqrt(n_invariants);
-# 4: the LODE sources are a setting (DescriptorSettings.lode_sources, "bond-charges" since v11)
-FORMAT_VERSION = 4
+# 4: the LODE sources are a setting (DescriptorSettings.lode_sources, "bond-charges" since v11);
+# 5: energy baseline (GFN2-xTB), dispersion and baseline accuracy settings; a damped energy head's
+#    covariance, uncertainty scale and damping width (v13)
+FORMAT_VERSION = 5
 #: Older versions still read, with what differs from the current architecture: version 2 has the
 #: same weights, its MLPs read the standardised invariants unscaled (the models that sampled the
 #: active-learning data are version 2, and the card's commands must keep running); version 3 has
 #: species-sourced LODE, the settings' default.
-READABLE_VERSIONS = {2: {"energy_network_input_scale": 1.0}, 3: {}, FORMAT_VERSION: {}}
+READABLE_VERSIONS = {2: {"energy_network_input_scale": 1.0}, 3: {}, 4: {}, FORMAT_VERSION: {}}
 
 
 class ModelFileError(ValueError):

@@ -16,6 +16,7 @@ from torch import nn
 
 from ase_mlham.descriptors.features import FeatureCalculator, Features
 from ase_mlham.electronic import number_of_occupied_orbitals
+from ase_mlham.model.baseline import xtb_energy_forces
 from ase_mlham.model.blocks import assemble, block_keys, block_layout, block_samples
 from ase_mlham.model.heads import EnergyHead, HamiltonianHead
 from ase_mlham.model.inputs import FeatureGroup, feature_group, gather_group_inputs, unordered_pairs
@@ -28,7 +29,10 @@ class Prediction:
 
     ``hamiltonian`` is H' in the Löwdin-orthogonal STO-3G basis (PySCF AO
     order), ``orbital_energies`` its ascending eigenvalues, ``nocc`` the number
-    of doubly occupied orbitals.
+    of doubly occupied orbitals. With an energy baseline (GFN2-xTB),
+    ``energy`` and ``forces`` are the baseline's plus the learned correction
+    (``atomic_energies`` sum to the correction alone), ``baseline_energy`` the
+    baseline's part, and ``energy_uncertainty`` the correction's LLPR uncertainty.
     """
 
     energy: torch.Tensor  # ()
@@ -37,6 +41,9 @@ class Prediction:
     orbital_energies: torch.Tensor  # (n_ao,)
     nocc: int
     forces: torch.Tensor | None = None  # (n_atoms, 3)
+    baseline_energy: float | None = None  # eV, the GFN2-xTB part of energy (None without a baseline)
+    energy_uncertainty: torch.Tensor | None = None  # () eV, of the learned correction (damped heads only)
+    forces_uncertainty: torch.Tensor | None = None  # (n_atoms,) eV/Angstrom, a calibrated proxy (damped heads)
 
     @property
     def homo_lumo_gap(self) -> torch.Tensor:
@@ -82,7 +89,8 @@ class MLHamModel(nn.Module):
         self.group_sizes = dict(group_sizes)
         self.n_energy_invariants = int(n_energy_invariants)
         self.hamiltonian_head = HamiltonianHead(self.keys, self.group_sizes, settings.gate_channels)
-        self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_hidden)
+        self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_hidden,
+                                      damped=settings.energy_baseline is not None)
         self._species_lookup = {z: k for k, z in enumerate(self.species)}
 
     def _probe_sizes(self) -> tuple[dict[FeatureGroup, tuple[int, int]], int]:
@@ -134,18 +142,31 @@ class MLHamModel(nn.Module):
             pairs = unordered_pairs(features)
             inputs = gather_group_inputs(features, block_samples(numbers, pairs))
         hamiltonian = assemble(self.hamiltonian_head(inputs), block_layout([numbers], [pairs]))[0]
-        atomic_energies = self.energy_head(self.energy_features(numbers, positions), species_index)
+        energy_invariants = self.energy_features(numbers, positions)
+        atomic_energies = self.energy_head(energy_invariants, species_index)
+        uncertainty = forces_uncertainty = None
+        if self.energy_head.damped:
+            with torch.no_grad():
+                invariants = energy_invariants.detach()
+                uncertainty = self.energy_head.energy_uncertainty(invariants, species_index)
+                settings = self.settings.energy_descriptor or self.settings.descriptor
+                forces_uncertainty = self.energy_head.force_uncertainties(
+                    self.energy_head.atomic_uncertainties(invariants, species_index), positions.detach(),
+                    settings.cutoff, settings.cutoff_width)
         return Prediction(
             energy=atomic_energies.sum(),
             atomic_energies=atomic_energies,
             hamiltonian=hamiltonian,
             orbital_energies=torch.linalg.eigvalsh(hamiltonian),
             nocc=nocc,
+            energy_uncertainty=uncertainty,
+            forces_uncertainty=forces_uncertainty,
         )
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
                 forces: bool = True) -> Prediction:
-        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``.
+        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``, plus the energy
+        baseline (GFN2-xTB energy and forces) when the model has one.
 
         ``positions`` ``(n_atoms, 3)`` Angstrom (array or tensor; copied). The returned
         tensors are detached from the graph (plain results).
@@ -162,4 +183,11 @@ class MLHamModel(nn.Module):
                 prediction.forces = -gradient
         for name in ("energy", "atomic_energies", "hamiltonian", "orbital_energies"):
             setattr(prediction, name, getattr(prediction, name).detach())
+        if self.settings.energy_baseline is not None:
+            energy, baseline_forces = xtb_energy_forces(numbers, positions.detach().cpu().numpy(),
+                                                        self.settings.energy_baseline, self.settings.baseline_accuracy)
+            prediction.baseline_energy = energy
+            prediction.energy = prediction.energy + energy
+            if forces:
+                prediction.forces = prediction.forces + torch.as_tensor(baseline_forces, dtype=prediction.forces.dtype)
         return prediction

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ase_mlham.descriptors.settings import DescriptorSettings
+from ase_mlham.model.baseline import ENERGY_BASELINES, XTB_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,33 @@ class ModelSettings:
         ``None``: the invariants of ``descriptor``. Energies and forces want a finer
         radial/angular resolution than the Hamiltonian blocks, and only the invariants
         of this descriptor are ever computed.
+    energy_baseline
+        ``None``: the energy head is the whole energy. ``"GFN2-xTB"``: the energy is tblite's GFN2-xTB
+        plus the energy head, a correction trained on the reference minus GFN2-xTB and damped where its
+        uncertainty is large (:mod:`ase_mlham.model.baseline`, :class:`~ase_mlham.model.heads.EnergyHead`).
+    dispersion
+        Whether energies and forces target the reference plus its D4 dispersion (B3LYP-D4:
+        ``row.energy + row.data["d4_energy"]``); required with a baseline, which carries D4 itself.
+    baseline_accuracy
+        tblite's SCC accuracy setting of the baseline (:data:`~ase_mlham.model.baseline.XTB_ACCURACY`).
     """
 
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
     gate_channels: int = 4
     energy_hidden: tuple[int, ...] = (32, 32)
     energy_descriptor: DescriptorSettings | None = None
+    energy_baseline: str | None = None
+    dispersion: bool = False
+    baseline_accuracy: float = XTB_ACCURACY
 
     def __post_init__(self) -> None:
+        if self.energy_baseline is not None and self.energy_baseline not in ENERGY_BASELINES:
+            raise ValueError(f"energy_baseline must be None or one of {ENERGY_BASELINES}, got {self.energy_baseline!r}")
+        if self.energy_baseline is not None and not self.dispersion:
+            raise ValueError("an energy baseline needs dispersion=True: GFN2-xTB carries D4, so a correction to "
+                             "dispersion-free B3LYP would have to learn minus a long-range dispersion")
+        if not (isinstance(self.baseline_accuracy, (int, float)) and self.baseline_accuracy > 0):
+            raise ValueError(f"baseline_accuracy must be positive, got {self.baseline_accuracy!r}")
         if not isinstance(self.descriptor, DescriptorSettings):
             raise TypeError(f"descriptor must be a DescriptorSettings, got {type(self.descriptor).__name__}")
         value = self.gate_channels
@@ -113,6 +133,14 @@ PRESETS: dict[str, ModelSettings] = {
         descriptor=_LOCAL_DESCRIPTOR,
         gate_channels=4, energy_hidden=(64, 64),
         energy_descriptor=dataclasses.replace(_ENERGY_DESCRIPTOR, lode=False)),
+    # the shipped model's (v13): neutral-lode's Hamiltonian; energy = GFN2-xTB + a linear correction on local
+    # invariants (4 radial, l <= 3, no LODE: xTB carries the long range), trained on B3LYP-D4 minus GFN2-xTB
+    # and damped where its uncertainty is large, so that on chemistry it has not seen it falls back to xTB
+    "delta-xtb": ModelSettings(
+        descriptor=dataclasses.replace(_DEFAULT_DESCRIPTOR, lode_sources="bond-charges"),
+        gate_channels=4, energy_hidden=(),
+        energy_descriptor=dataclasses.replace(_ENERGY_DESCRIPTOR, max_radial=4, max_angular=3, lode=False),
+        energy_baseline="GFN2-xTB", dispersion=True),
     "tiny": ModelSettings(
         descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
                                       compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1,

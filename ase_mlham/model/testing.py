@@ -33,3 +33,21 @@ def randomise(model: MLHamModel, seed: int = 0, scale: float = 0.3) -> MLHamMode
 def random_tiny_model(seed: int = 0, scale: float = 0.3) -> MLHamModel:
     """The ``tiny`` preset with random weights."""
     return randomise(MLHamModel(PRESETS["tiny"]), seed, scale)
+
+
+def random_tiny_delta_model(seed: int = 0, scale: float = 0.3, damping_width: float = 0.5) -> MLHamModel:
+    """The ``tiny`` preset on a GFN2-xTB baseline (linear, damped correction) with random weights and a
+    random positive definite covariance, so that the damping really acts (``damping_width`` eV)."""
+    import dataclasses
+
+    settings = dataclasses.replace(PRESETS["tiny"], energy_hidden=(), energy_baseline="GFN2-xTB", dispersion=True)
+    model = randomise(MLHamModel(settings), seed, scale)
+    head = model.energy_head
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        n_species, n_invariants = head.mean.shape
+        factor = torch.randn(n_species, n_invariants, n_invariants, dtype=head.mean.dtype, generator=generator)
+        head.covariance.copy_(factor @ factor.mT / n_invariants)
+        head.uncertainty_scale.fill_(1.0)
+        head.damping_width.fill_(damping_width)
+    return model.eval()

@@ -13,7 +13,7 @@ eigenvalue loss only refines it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -82,15 +82,21 @@ def fit_energy_standardisation(head: EnergyHead, invariants: torch.Tensor, speci
         head.scale[s] = rms if rms > 1e-12 else 1.0
 
 
-def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisation: float = 1e-10) -> None:
+def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisation: float = 1e-10,
+                    jacobian: Callable[[FrameInputs], torch.Tensor] | None = None) -> None:
     """Closed-form start of the energy head from training energies and forces.
 
     Sets, per species, the mean and the single RMS of the invariants, then the
     offsets and linear weights by least squares on every training energy (eV)
     and force component (eV/Angstrom, through ``item.jacobian``, which must be
-    set). ``regularisation`` (relative to the mean diagonal of the normal
+    set) of the head's targets (``item.energy``, ``item.forces``).
+    ``regularisation`` (relative to the mean diagonal of the normal
     matrix) damps the linear weights only; the MLPs, zero at this point, then
-    learn what the linear term misses.
+    learn what the linear term misses. A damped head (a baseline model's) also
+    gets the species blocks of the inverse regularised normal matrix as its
+    ``covariance`` (LLPR, :class:`~ase_mlham.model.heads.EnergyHead`).
+    ``jacobian(item)``, when given, supplies the Jacobian of a frame that has none
+    stored, so that the frames' Jacobians need not all be held at once.
     """
     head = model.energy_head
     n_species, n_invariants = head.mean.shape
@@ -104,14 +110,14 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
     # the normal matrix is one large product (a rank-(3 n_atoms + 1) update per frame is memory-bound).
     by_species: dict[tuple[int, ...], list[FrameInputs]] = {}
     for item in items:
-        if item.jacobian is None:
+        if item.jacobian is None and jacobian is None:
             raise ValueError("fit_energy_head needs the invariant Jacobians (training.prepare.invariant_jacobian)")
         by_species.setdefault(tuple(torch.unique(item.species_index).tolist()), []).append(item)
     for present, group in by_species.items():
         columns = torch.cat([torch.arange(s * n_invariants, (s + 1) * n_invariants) for s in present]
                             + [n_weights + torch.tensor(present)])
         for start in range(0, len(group), _FRAMES_PER_UPDATE):
-            rows, targets = zip(*(_least_squares_rows(head, item, present)
+            rows, targets = zip(*(_least_squares_rows(head, item, present, jacobian)
                                   for item in group[start:start + _FRAMES_PER_UPDATE]))
             rows, targets = torch.cat(rows), torch.cat(targets)
             normal.index_put_((columns[:, None], columns[None, :]), rows.T @ rows, accumulate=True)
@@ -130,9 +136,15 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
         solution = torch.linalg.solve(matrix, moment)
     head.linear.copy_(solution[:n_weights].reshape(n_species, n_invariants))
     head.offsets.copy_(solution[n_weights:])
+    if head.damped:
+        inverse = torch.cholesky_inverse(factor) if int(info) == 0 else torch.linalg.inv(matrix)
+        for s in range(n_species):
+            block = slice(s * n_invariants, (s + 1) * n_invariants)
+            head.covariance[s].copy_(inverse[block, block])
 
 
-def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int, ...]
+def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int, ...],
+                        jacobian_of: Callable[[FrameInputs], torch.Tensor] | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of the energy head's linear least-squares problem for one frame.
 
@@ -145,12 +157,13 @@ def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int,
     local = torch.searchsorted(torch.tensor(present), species_index)  # species -> position in ``present``
     onehot = torch.nn.functional.one_hot(local, len(present)).to(torch.float64)
     standardised = head.standardised(item.invariants, species_index)
-    jacobian = item.jacobian / head.scale[species_index, None, None, None]
+    jacobian = item.jacobian if item.jacobian is not None else jacobian_of(item)
+    jacobian = jacobian / head.scale[species_index, None, None, None]
     energy_row = torch.cat([torch.einsum("as,af->sf", onehot, standardised).reshape(-1), onehot.sum(0)])
     force_rows = torch.cat([-torch.einsum("as,afbx->bxsf", onehot, jacobian).reshape(3 * n_atoms, -1),
                             torch.zeros(3 * n_atoms, len(present), dtype=torch.float64)], dim=1)
-    forces = torch.tensor(item.frame.forces, dtype=torch.float64).reshape(-1)
-    targets = torch.cat([torch.tensor([item.frame.energy], dtype=torch.float64), forces])
+    forces = torch.tensor(item.forces, dtype=torch.float64).reshape(-1)
+    targets = torch.cat([torch.tensor([item.energy], dtype=torch.float64), forces])
     return torch.cat([energy_row[None], force_rows]), targets
 
 

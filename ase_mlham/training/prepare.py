@@ -32,6 +32,7 @@ from ase_mlham.metrics import number_of_core_orbitals
 from ase_mlham.model.blocks import BlockLayout, block_layout, block_samples
 from ase_mlham.model.inputs import FeatureGroup, GroupInputs, energy_invariants, gather_group_inputs, unordered_pairs
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.training.targets import BaselineCache, head_targets
 
 
 @dataclass
@@ -43,12 +44,23 @@ class FrameInputs:
     groups: dict[FeatureGroup, GroupInputs]
     invariants: torch.Tensor  # (n_atoms, n_invariants) energy-head input
     species_index: torch.Tensor  # (n_atoms,)
+    energy: float  # eV, the energy head's target (training.targets.head_targets)
+    forces: np.ndarray  # (n_atoms, 3) eV/Angstrom, the energy head's target
     jacobian: torch.Tensor | None = None  # (n_atoms, n_invariants, n_atoms, 3) 1/Angstrom
 
 
-def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
-    """Features of one frame for both heads."""
+def frame_inputs(model: MLHamModel, frame: ReferenceFrame, cache: BaselineCache | None = None,
+                 hamiltonian: bool = True) -> FrameInputs:
+    """Features of one frame for both heads (without ``hamiltonian``, for the energy head only: no
+    pairs or feature groups), and the energy head's targets (the reference level minus the model's
+    baseline, whose numbers come from ``cache``)."""
     positions = torch.tensor(frame.positions, dtype=torch.float64)
+    if not hamiltonian:
+        with torch.no_grad():
+            invariants = model.energy_features(frame.numbers, positions)
+        energy, forces = head_targets(frame, model.settings, cache)
+        return FrameInputs(frame, torch.zeros(0, 2, dtype=torch.long), {}, invariants,
+                           model.species_index(frame.numbers), energy, forces)
     with torch.no_grad():
         features = model.features(frame.numbers, positions)
         pairs = unordered_pairs(features)
@@ -57,7 +69,8 @@ def frame_inputs(model: MLHamModel, frame: ReferenceFrame) -> FrameInputs:
             invariants = energy_invariants(features)
         else:
             invariants = model.energy_features(frame.numbers, positions)
-    return FrameInputs(frame, pairs, groups, invariants, model.species_index(frame.numbers))
+    energy, forces = head_targets(frame, model.settings, cache)
+    return FrameInputs(frame, pairs, groups, invariants, model.species_index(frame.numbers), energy, forces)
 
 
 def invariant_jacobian(model: MLHamModel, inputs: FrameInputs) -> torch.Tensor:
@@ -90,14 +103,14 @@ class Batch:
     mask: torch.Tensor  # (B, n_max) bool real orbitals
     weights: torch.Tensor  # (B, n_max) loss weights, 0 on padding
     nocc: torch.Tensor  # (B,)
-    energies: torch.Tensor  # (B,) eV
+    energies: torch.Tensor  # (B,) eV, the energy head's targets
     n_atoms: torch.Tensor  # (B,)
     invariants: torch.Tensor  # (N, n_invariants) all atoms of the batch
     species_index: torch.Tensor  # (N,)
     atom_frame: torch.Tensor  # (N,) frame of each atom
     # (sum of n_atoms^2, n_invariants, 3) 1/Angstrom: d f_a / d R_c, frame after frame, rows (a, c) a-major
     jacobian: torch.Tensor
-    forces: torch.Tensor  # (N, 3) eV/Angstrom
+    forces: torch.Tensor  # (N, 3) eV/Angstrom, the energy head's targets
 
 
 def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
@@ -125,13 +138,13 @@ def make_batch(items: Sequence[FrameInputs], core_weight: float) -> Batch:
     return Batch(
         frames=frames, layout=layout, groups=groups, targets=targets, mask=mask, weights=weights,
         nocc=torch.tensor([f.nocc for f in frames]),
-        energies=torch.tensor([f.energy for f in frames], dtype=torch.float64),
+        energies=torch.tensor([item.energy for item in items], dtype=torch.float64),
         n_atoms=n_atoms,
         invariants=torch.cat([item.invariants for item in items]),
         species_index=torch.cat([item.species_index for item in items]),
         atom_frame=torch.repeat_interleave(torch.arange(batch_size), n_atoms),
         jacobian=torch.cat(jacobians),
-        forces=torch.cat([torch.tensor(f.forces, dtype=torch.float64) for f in frames]),
+        forces=torch.cat([torch.tensor(item.forces, dtype=torch.float64) for item in items]),
     )
 
 

@@ -1,0 +1,70 @@
+"""The physical baseline of the energy: GFN2-xTB energies and forces from tblite, in process.
+
+A model with ``ModelSettings.energy_baseline = "GFN2-xTB"`` predicts
+
+.. math:: E = E_\\text{GFN2-xTB} + \\Delta E_\\text{ML}, \\qquad F = F_\\text{GFN2-xTB} - \\nabla \\Delta E_\\text{ML},
+
+and its energy head is trained on B3LYP-D4 minus GFN2-xTB (:func:`energy_targets`). GFN2-xTB carries
+D4 dispersion and multipole electrostatics itself, so the learned correction is short-ranged.
+
+tblite's SCC accuracy: at its default (1.0) the forces of a 24-atom molecule miss minus the
+finite-difference gradient of its own energy by up to 3e-5 eV/A here, and by ~4e-4 elsewhere; the
+calculator's contract is 1e-4. :data:`XTB_ACCURACY` = 0.01 (100x tighter SCC) brings that below 1e-6
+(``tests/model/test_baseline.py``) for a modest cost (``benchmarks/speed.py``). tblite runs with
+``OMP_NUM_THREADS`` threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ase_mlham.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
+
+#: Methods a model may use as its energy baseline (tblite parametrisations).
+ENERGY_BASELINES = ("GFN2-xTB",)
+
+#: tblite's SCC accuracy setting of the baseline (smaller is tighter; tblite's default is 1.0).
+XTB_ACCURACY = 0.01
+
+
+class BaselineError(RuntimeError):
+    """The baseline calculation failed (e.g. tblite's SCC did not converge)."""
+
+
+def xtb_energy_forces(numbers: np.ndarray, positions: np.ndarray, method: str = "GFN2-xTB",
+                      accuracy: float = XTB_ACCURACY) -> tuple[float, np.ndarray]:
+    """tblite energy and forces of a neutral closed-shell molecule.
+
+    Parameters
+    ----------
+    numbers
+        Atomic numbers, ``(n_atoms,)``.
+    positions
+        Angstrom, ``(n_atoms, 3)``.
+    method
+        One of :data:`ENERGY_BASELINES`.
+    accuracy
+        tblite's SCC accuracy setting.
+
+    Returns
+    -------
+    energy : float
+        eV.
+    forces : numpy.ndarray
+        ``(n_atoms, 3)`` eV/Angstrom.
+    """
+    from tblite.interface import Calculator
+
+    if method not in ENERGY_BASELINES:
+        raise ValueError(f"energy baseline must be one of {ENERGY_BASELINES}, got {method!r}")
+    calculator = Calculator(method, np.asarray(numbers, dtype=int),
+                            np.asarray(positions, dtype=float) / BOHR_TO_ANGSTROM, charge=0.0)
+    calculator.set("verbosity", 0)
+    calculator.set("accuracy", float(accuracy))
+    try:
+        result = calculator.singlepoint()
+    except RuntimeError as err:  # tblite.exceptions.TBLiteRuntimeError
+        raise BaselineError(f"{method} failed: {err}") from err
+    energy = float(result.get("energy")) * HARTREE_TO_EV
+    forces = -np.asarray(result.get("gradient"), dtype=float) * (HARTREE_TO_EV / BOHR_TO_ANGSTROM)
+    return energy, forces
