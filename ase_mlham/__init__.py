@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["MLHamCalculator", "load_model", "__version__"]
+__all__ = ["MLHamCalculator", "UncertaintyWarning", "load_model", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ase_mlham.calculator import MLHamCalculator
+    from ase_mlham.calculator import MLHamCalculator, UncertaintyWarning
     from ase_mlham.model.io import load_model
 
 
 def __getattr__(name: str):
-    if name == "MLHamCalculator":
-        from ase_mlham.calculator import MLHamCalculator
+    if name in ("MLHamCalculator", "UncertaintyWarning"):
+        from ase_mlham import calculator
 
-        return MLHamCalculator
+        return getattr(calculator, name)
     if name == "load_model":
         from ase_mlham.model.io import load_model
 

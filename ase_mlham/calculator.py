@@ -50,6 +50,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,10 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
     return resolved.to(device=device, dtype=dtype).requires_grad_(False).eval()
 
 
+class UncertaintyWarning(UserWarning):
+    """A result's uncertainty crossed its threshold (``MLHamCalculator.uncertainty_threshold``)."""
+
+
 class MLHamCalculator(Calculator):
     """Energy, forces and the minimal-basis electronic structure from an ML Hamiltonian model.
 
@@ -135,6 +140,12 @@ class MLHamCalculator(Calculator):
         :class:`~ase_mlham.excitations.STDASettings` for the excitations (CSF
         selection, ``a_x``); its ``n_states`` is replaced by ``n_excitations``.
         Default: ``STDASettings()`` (``a_x`` = 0.20, B3LYP).
+    uncertainty_threshold
+        Absolute thresholds on the uncertainties, ``{"energy": eV, "forces": eV/A (largest atom),
+        "gap": eV, "orbital_energies": eV (largest orbital), "excitations": eV (largest state)}``; a
+        structure where one is crossed emits one :class:`UncertaintyWarning` naming the quantities,
+        their sigma and threshold. Missing entries take the model's defaults (its calibration, model
+        metadata ``uncertainty_thresholds``); kept as the public attribute ``uncertainty_threshold``.
     label, atoms
         As for every ASE calculator.
 
@@ -145,7 +156,10 @@ class MLHamCalculator(Calculator):
     summing to ``energy`` (models without an energy baseline only: GFN2-xTB has no atomic
     partition), ``energy_uncertainty`` (eV) and ``forces_uncertainty`` (``(n_atoms,)`` eV/Angstrom)
     (models with an energy baseline: the calibrated LLPR uncertainty of the learned correction, and a
-    calibrated per-atom proxy built from it), ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
+    calibrated per-atom proxy built from it), ``orbital_energy_uncertainties`` ``(n_orbitals,)`` eV,
+    ``gap_uncertainty`` eV and, with excitations, ``excitation_energy_uncertainties`` ``(n,)`` eV
+    (models with a committee of Hamiltonians: the calibrated spread of its members, see
+    :mod:`ase_mlham.model.committee`), ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
     ``fermi_level`` (eV, midpoint of HOMO and LUMO), ``homo_lumo_gap`` (eV), and
     the non-standard ``hamiltonian`` (H' in the Löwdin-orthogonal basis, eV,
     ``(n_orbitals, n_orbitals)``), ``overlap`` (analytic STO-3G S, dimensionless)
@@ -167,19 +181,26 @@ class MLHamCalculator(Calculator):
     implemented_properties = [
         "energy", "free_energy", "forces", "energies", "eigenvalues", "fermi_level", "homo_lumo_gap",
         "hamiltonian", "overlap", "orbital_coefficients", "excitation_energies", "oscillator_strengths",
-        "energy_uncertainty", "forces_uncertainty",
+        "energy_uncertainty", "forces_uncertainty", "orbital_energy_uncertainties", "gap_uncertainty",
+        "excitation_energy_uncertainties",
     ]
 
     #: The results that exist only for a model with an energy baseline (a calibrated correction).
     uncertainty_properties = ("energy_uncertainty", "forces_uncertainty")
+    #: The results that exist only for a model with a committee of Hamiltonians.
+    committee_properties = ("orbital_energy_uncertainties", "gap_uncertainty", "excitation_energy_uncertainties")
+    #: Quantities of ``uncertainty_threshold``, with the result each is compared with (largest entry).
+    threshold_results = {"energy": "energy_uncertainty", "forces": "forces_uncertainty",
+                         "gap": "gap_uncertainty", "orbital_energies": "orbital_energy_uncertainties",
+                         "excitations": "excitation_energy_uncertainties"}
 
     #: The results that exist only with ``n_excitations > 0``.
     excitation_properties = ("excitation_energies", "oscillator_strengths")
 
     def __init__(self, model: MLHamModel | str | os.PathLike | None = None, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype = "float64", n_excitations: int = 10,
-                 stda_settings: STDASettings | None = None, label: str | None = None,
-                 atoms: Atoms | None = None) -> None:
+                 stda_settings: STDASettings | None = None, uncertainty_threshold: dict | None = None,
+                 label: str | None = None, atoms: Atoms | None = None) -> None:
         try:
             self.device = torch.device(device)
         except (RuntimeError, TypeError) as err:
@@ -193,6 +214,22 @@ class MLHamCalculator(Calculator):
         self.stda_settings = None if self.n_excitations == 0 else dataclasses.replace(
             stda_settings or STDASettings(), n_states=self.n_excitations)
         self.model = _resolve_model(model, self.device, self.dtype)
+        defaults = dict(getattr(self.model, "metadata", {}).get("uncertainty_thresholds") or {})
+        if uncertainty_threshold is not None:
+            if not isinstance(uncertainty_threshold, dict):
+                raise TypeError(f"uncertainty_threshold must be a dict such as {{'gap': 0.3}}, "
+                                f"got {type(uncertainty_threshold).__name__}")
+            unknown = sorted(set(uncertainty_threshold) - set(self.threshold_results))
+            if unknown:
+                raise ValueError(f"uncertainty_threshold has unknown quantities {unknown}; known: "
+                                 f"{sorted(self.threshold_results)}")
+            for name, value in uncertainty_threshold.items():
+                if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+                    raise ValueError(f"uncertainty_threshold[{name!r}] must be a positive number, got {value!r}")
+            defaults.update(uncertainty_threshold)
+        #: Absolute thresholds (eV, eV/A) above which a result's uncertainty triggers an
+        #: :class:`UncertaintyWarning`; defaults from the model's calibration.
+        self.uncertainty_threshold: dict[str, float] = defaults
         self.nocc: int | None = None
         Calculator.__init__(self, label=label, atoms=atoms)
 
@@ -240,6 +277,11 @@ class MLHamCalculator(Calculator):
         if name in self.uncertainty_properties and baseline is None:
             raise PropertyNotImplementedError(f"{name} needs a model with a calibrated energy "
                                               "correction (an energy baseline, format version 5)")
+        if name in self.committee_properties and self.model.committee is None:
+            raise PropertyNotImplementedError(f"{name} needs a model with a committee of Hamiltonians "
+                                              "(ModelSettings.hamiltonian_members > 0)")
+        if name == "excitation_energy_uncertainties" and self.n_excitations == 0:
+            raise PropertyNotImplementedError(f"{name} is switched off: this calculator has n_excitations=0")
         return super().get_property(name, atoms, allow_calculation)
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
@@ -251,6 +293,19 @@ class MLHamCalculator(Calculator):
         except Exception:
             self.reset()
             raise
+        self._warn_if_uncertain()
+
+    def _warn_if_uncertain(self) -> None:
+        """One :class:`UncertaintyWarning` per structure, naming every quantity above its threshold."""
+        crossed = []
+        for quantity, threshold in self.uncertainty_threshold.items():
+            result = self.results.get(self.threshold_results[quantity])
+            if result is not None and np.size(result) and float(np.max(result)) > threshold:
+                crossed.append(f"{quantity} sigma {float(np.max(result)):.3g} > {threshold:g}")
+        if crossed:
+            warnings.warn(UncertaintyWarning(
+                f"{self.atoms.get_chemical_formula()}: the model is unsure here ({'; '.join(crossed)}; eV, eV/A): "
+                "this structure is outside what it was trained on"), stacklevel=3)
 
     def _compute(self, atoms: Atoms) -> dict:
         from ase_mlham.basis import overlap_matrix
@@ -282,6 +337,9 @@ class MLHamCalculator(Calculator):
                                           positions.detach().to(torch.float64), nocc, self.stda_settings)
             excitations = {"excitation_energies": numpy(states.energies),
                            "oscillator_strengths": numpy(states.oscillator_strengths)}
+            if prediction.member_hamiltonians is not None:
+                excitations["excitation_energy_uncertainties"] = self._excitation_uncertainties(
+                    prediction, numbers, positions, len(states.energies))
         return {
             "energy": energy,
             "free_energy": energy,
@@ -290,6 +348,9 @@ class MLHamCalculator(Calculator):
             **({"energy_uncertainty": float(prediction.energy_uncertainty),
                 "forces_uncertainty": numpy(prediction.forces_uncertainty)}
                if prediction.energy_uncertainty is not None else {}),
+            **({"orbital_energy_uncertainties": numpy(prediction.orbital_energy_uncertainties),
+                "gap_uncertainty": float(prediction.gap_uncertainty)}
+               if prediction.orbital_energy_uncertainties is not None else {}),
             "eigenvalues": eigenvalues[None, None, :],
             "fermi_level": 0.5 * (homo + lumo),
             "homo_lumo_gap": lumo - homo,
@@ -298,6 +359,23 @@ class MLHamCalculator(Calculator):
             "orbital_coefficients": numpy(orbitals.coefficients),
             **excitations,
         }
+
+    def _excitation_uncertainties(self, prediction, numbers, positions, n_states: int) -> np.ndarray:
+        """Calibrated spread of the sTDA excitation energies over the committee's Hamiltonians, ``(n_states,)`` eV."""
+        from ase_mlham.electronic import solve_orbitals
+        from ase_mlham.excitations import stda_excitations
+
+        energies = []
+        with torch.no_grad():
+            for member in prediction.member_hamiltonians.to(torch.float64):
+                orbitals = solve_orbitals(0.5 * (member + member.mT), prediction.nocc)
+                states = stda_excitations(orbitals.energies, orbitals.coefficients, numbers,
+                                          positions.detach().to(torch.float64), prediction.nocc, self.stda_settings)
+                padded = torch.full((n_states,), float("nan"), dtype=torch.float64)
+                padded[:min(n_states, len(states.energies))] = states.energies[:n_states]
+                energies.append(padded)
+        spread = self.model.committee.spread(torch.stack(energies), "excitation")
+        return spread.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
     def _result(self, name: str):
         """A result of the last geometry, computed if it was reset (no new geometry)."""

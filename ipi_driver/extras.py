@@ -18,6 +18,9 @@ import numpy as np
 EXTRA_KEYS = ("orbital_energies_eV", "homo_eV", "lumo_eV", "gap_eV")
 #: The keys added when the calculator computes excited states.
 EXCITATION_KEYS = ("excitation_energies_eV", "oscillator_strengths")
+#: Uncertainties (eV, eV/A per atom), present when the model has them: the calculator's result names.
+UNCERTAINTY_KEYS = ("energy_uncertainty", "forces_uncertainty", "orbital_energy_uncertainties", "gap_uncertainty",
+                    "excitation_energy_uncertainties")
 
 
 def orbital_extras(calc: Any) -> dict[str, float | list[float]]:
@@ -34,7 +37,8 @@ def orbital_extras(calc: Any) -> dict[str, float | list[float]]:
         ``orbital_energies_eV`` (list of ``n_orbitals`` floats, ascending, eV),
         ``homo_eV``, ``lumo_eV``, ``gap_eV`` (floats, eV) and, when the calculator
         computed them, ``excitation_energies_eV`` (list, eV, ascending) and
-        ``oscillator_strengths`` (list, dimensionless, same order).
+        ``oscillator_strengths`` (list, dimensionless, same order), and the uncertainties of
+        :data:`UNCERTAINTY_KEYS` (eV; ``forces_uncertainty`` per atom, eV/A).
     """
     orbital_energies = np.asarray(calc.get_eigenvalues(), dtype=np.float64).ravel()
     homo, lumo = calc.get_homo_lumo()
@@ -44,11 +48,14 @@ def orbital_extras(calc: Any) -> dict[str, float | list[float]]:
         "lumo_eV": float(lumo),
         "gap_eV": float(calc.get_homo_lumo_gap()),
     }
-    # excited states exist only when the calculator computes them (n_excitations > 0)
+    # excited states exist only when the calculator computes them (n_excitations > 0), uncertainties only
+    # for a model that has them (under the calculator's own result names)
     for result, key in (("excitation_energies", "excitation_energies_eV"),
-                        ("oscillator_strengths", "oscillator_strengths")):
+                        ("oscillator_strengths", "oscillator_strengths"),
+                        *((name, name) for name in UNCERTAINTY_KEYS)):
         if result in calc.results:
-            extras[key] = np.asarray(calc.results[result], dtype=np.float64).ravel().tolist()
+            value = np.asarray(calc.results[result], dtype=np.float64)
+            extras[key] = float(value) if value.ndim == 0 else value.ravel().tolist()
     return extras
 
 

@@ -188,9 +188,10 @@ def test_one_model_call_per_geometry_fills_every_property(tiny_model_file, monke
     atoms.calc = calc
     n_atoms = len(atoms)
     n_orbitals = 4 * 1 + 3 * 5  # 4 H, 2 C, 1 O
-    # the uncertainties need a model with an energy baseline (tests/model/test_baseline.py)
+    # the uncertainties need a model with an energy baseline and a committee (tests/model/test_baseline.py,
+    # test_committee.py)
     names = [name for name in MLHamCalculator.implemented_properties
-             if name not in MLHamCalculator.uncertainty_properties]
+             if name not in MLHamCalculator.uncertainty_properties + MLHamCalculator.committee_properties]
     results = {name: calc.get_property(name, atoms) for name in names}
     atoms.get_forces(), atoms.get_potential_energy(), calc.get_eigenvalues(), bandgap(calc)
     assert len(calls) == 1
@@ -313,7 +314,7 @@ def test_extxyz_trajectory_keeps_energy_forces_and_orbital_info(calc, tmp_path):
 
 def test_implemented_properties_is_a_class_constant(calc):
     assert MLHamCalculator.implemented_properties is calc.implemented_properties
-    assert len(set(MLHamCalculator.implemented_properties)) == 14
+    assert len(set(MLHamCalculator.implemented_properties)) == 17
     assert set(MLHamCalculator.excitation_properties) <= set(MLHamCalculator.implemented_properties)
 
 

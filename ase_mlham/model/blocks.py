@@ -285,18 +285,21 @@ def block_layout(numbers_list: Sequence[Sequence[int]],
 def assemble(values: dict[BlockKey, torch.Tensor], layout: BlockLayout) -> torch.Tensor:
     """Padded batch ``(n_molecules, n_max, n_max)`` of symmetric matrices from coupled blocks.
 
-    ``values[key]`` ``(n, 2 lambda + 1)`` in the order of ``layout.samples[key]``;
-    keys absent from ``values`` are zero. Rows and columns beyond a molecule's
-    size are zero. Differentiable in the values: this is how predicted blocks become :math:`H'`.
+    ``values[key]`` ``(n, 2 lambda + 1)`` in the order of ``layout.samples[key]``, or
+    ``(n_members, n, 2 lambda + 1)`` for several matrices on the same layout at once (a committee:
+    the result is then ``(n_members, n_molecules, n_max, n_max)``); keys absent from ``values``
+    are zero. Rows and columns beyond a molecule's size are zero. Differentiable in the values:
+    this is how predicted blocks become :math:`H'`.
     """
     reference = next(iter(values.values()))
     dtype, device = reference.dtype, reference.device
-    flat = torch.zeros(layout.n_molecules * layout.n_max**2, dtype=dtype, device=device)
+    members = reference.shape[:-2]
+    flat = torch.zeros(*members, layout.n_molecules * layout.n_max**2, dtype=dtype, device=device)
     for key, coupled in values.items():
-        uncoupled = (coupled @ _coupled_slice(key, dtype, device).T).reshape(-1)
+        uncoupled = (coupled @ _coupled_slice(key, dtype, device).T).reshape(*members, -1)
         for index, scale in layout.destinations[key]:
-            flat = flat.index_add(0, index.to(device), uncoupled if scale == 1.0 else scale * uncoupled)
-    return flat.reshape(layout.n_molecules, layout.n_max, layout.n_max)
+            flat = flat.index_add(-1, index.to(device), uncoupled if scale == 1.0 else scale * uncoupled)
+    return flat.reshape(*members, layout.n_molecules, layout.n_max, layout.n_max)
 
 
 def blocks_to_hamiltonian(blocks: Blocks, numbers: Sequence[int]) -> torch.Tensor:

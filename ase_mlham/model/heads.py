@@ -96,6 +96,11 @@ class HamiltonianHead(nn.Module):
         """The invariant gate of a species (pair)."""
         return self.gates[group.name]
 
+    def scaled_features(self, inputs: dict) -> dict[FeatureGroup, torch.Tensor]:
+        """Each group's features divided by their training RMS, ``(n, 2 lambda + 1, n_features)``: what
+        the linear weights multiply."""
+        return {group: value.features / self.scale(group) for group, value in inputs.items()}
+
     def forward(self, inputs: dict, keys: list[BlockKey] | None = None) -> dict[BlockKey, torch.Tensor]:
         """Coupled block values ``(n, 2 lambda + 1)`` per key from gathered group inputs.
 

@@ -17,6 +17,7 @@ from torch import nn
 from ase_mlham.descriptors.features import FeatureCalculator, Features
 from ase_mlham.electronic import number_of_occupied_orbitals
 from ase_mlham.model.baseline import xtb_energy_forces
+from ase_mlham.model.committee import HamiltonianCommittee
 from ase_mlham.model.blocks import assemble, block_keys, block_layout, block_samples
 from ase_mlham.model.heads import EnergyHead, HamiltonianHead
 from ase_mlham.model.inputs import FeatureGroup, feature_group, gather_group_inputs, unordered_pairs
@@ -44,6 +45,11 @@ class Prediction:
     baseline_energy: float | None = None  # eV, the GFN2-xTB part of energy (None without a baseline)
     energy_uncertainty: torch.Tensor | None = None  # () eV, of the learned correction (damped heads only)
     forces_uncertainty: torch.Tensor | None = None  # (n_atoms,) eV/Angstrom, a calibrated proxy (damped heads)
+    # committee of Hamiltonians (settings.hamiltonian_members > 0): their H' (n_members, n_ao, n_ao), and the
+    # calibrated uncertainties of every orbital energy (n_ao,) and of the gap () in eV
+    member_hamiltonians: torch.Tensor | None = None
+    orbital_energy_uncertainties: torch.Tensor | None = None
+    gap_uncertainty: torch.Tensor | None = None
 
     @property
     def homo_lumo_gap(self) -> torch.Tensor:
@@ -92,6 +98,8 @@ class MLHamModel(nn.Module):
         self.energy_head = EnergyHead(self.species, self.n_energy_invariants, settings.energy_hidden,
                                       damped=settings.energy_baseline is not None)
         self._species_lookup = {z: k for k, z in enumerate(self.species)}
+        self.committee = (HamiltonianCommittee(self.keys, self.group_sizes, settings.hamiltonian_members)
+                          if settings.hamiltonian_members else None)
 
     def _probe_sizes(self) -> tuple[dict[FeatureGroup, tuple[int, int]], int]:
         numbers, positions = _probe_structure(self.species)
@@ -141,7 +149,18 @@ class MLHamModel(nn.Module):
             features = self.features(numbers, positions.detach())
             pairs = unordered_pairs(features)
             inputs = gather_group_inputs(features, block_samples(numbers, pairs))
-        hamiltonian = assemble(self.hamiltonian_head(inputs), block_layout([numbers], [pairs]))[0]
+        layout = block_layout([numbers], [pairs])
+        hamiltonian = assemble(self.hamiltonian_head(inputs), layout)[0]
+        orbital_energies = torch.linalg.eigvalsh(hamiltonian)
+        members = orbital_uncertainties = gap_uncertainty = None
+        if self.committee is not None:
+            with torch.no_grad():
+                scaled = self.hamiltonian_head.scaled_features(inputs)
+                members = hamiltonian.detach() + assemble(self.committee.perturbations(scaled, self.keys), layout)[:, 0]
+                member_energies = torch.linalg.eigvalsh(members)
+                orbital_uncertainties = self.committee.spread(member_energies, "orbital")
+                gaps = member_energies[:, nocc] - member_energies[:, nocc - 1]
+                gap_uncertainty = self.committee.spread(gaps, "gap")
         energy_invariants = self.energy_features(numbers, positions)
         atomic_energies = self.energy_head(energy_invariants, species_index)
         uncertainty = forces_uncertainty = None
@@ -157,10 +176,13 @@ class MLHamModel(nn.Module):
             energy=atomic_energies.sum(),
             atomic_energies=atomic_energies,
             hamiltonian=hamiltonian,
-            orbital_energies=torch.linalg.eigvalsh(hamiltonian),
+            orbital_energies=orbital_energies,
             nocc=nocc,
             energy_uncertainty=uncertainty,
             forces_uncertainty=forces_uncertainty,
+            member_hamiltonians=members,
+            orbital_energy_uncertainties=orbital_uncertainties,
+            gap_uncertainty=gap_uncertainty,
         )
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,

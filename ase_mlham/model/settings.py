@@ -35,6 +35,9 @@ class ModelSettings:
         ``row.energy + row.data["d4_energy"]``); required with a baseline, which carries D4 itself.
     baseline_accuracy
         tblite's SCC accuracy setting of the baseline (:data:`~ase_mlham.model.baseline.XTB_ACCURACY`).
+    hamiltonian_members
+        Members of the committee of Hamiltonians that gives the orbital energies' uncertainty
+        (:mod:`ase_mlham.model.committee`); 0: none.
     """
 
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
@@ -44,8 +47,13 @@ class ModelSettings:
     energy_baseline: str | None = None
     dispersion: bool = False
     baseline_accuracy: float = XTB_ACCURACY
+    hamiltonian_members: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.hamiltonian_members, int) or self.hamiltonian_members < 0 or \
+                self.hamiltonian_members == 1:
+            raise ValueError(f"hamiltonian_members must be 0 (no committee) or at least 2, "
+                             f"got {self.hamiltonian_members!r}")
         if self.energy_baseline is not None and self.energy_baseline not in ENERGY_BASELINES:
             raise ValueError(f"energy_baseline must be None or one of {ENERGY_BASELINES}, got {self.energy_baseline!r}")
         if self.energy_baseline is not None and not self.dispersion:
@@ -140,7 +148,7 @@ PRESETS: dict[str, ModelSettings] = {
         descriptor=dataclasses.replace(_DEFAULT_DESCRIPTOR, lode_sources="bond-charges"),
         gate_channels=4, energy_hidden=(),
         energy_descriptor=dataclasses.replace(_ENERGY_DESCRIPTOR, max_radial=4, max_angular=3, lode=False),
-        energy_baseline="GFN2-xTB", dispersion=True),
+        energy_baseline="GFN2-xTB", dispersion=True, hamiltonian_members=8),
     "tiny": ModelSettings(
         descriptor=DescriptorSettings(max_radial=2, max_angular=2, pair_max_radial=2, compressed_max_radial=1,
                                       compressed_max_angular=1, lode_max_radial=1, lode_max_angular=1,

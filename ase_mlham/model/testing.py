@@ -37,10 +37,12 @@ def random_tiny_model(seed: int = 0, scale: float = 0.3) -> MLHamModel:
 
 def random_tiny_delta_model(seed: int = 0, scale: float = 0.3, damping_width: float = 0.5) -> MLHamModel:
     """The ``tiny`` preset on a GFN2-xTB baseline (linear, damped correction) with random weights and a
-    random positive definite covariance, so that the damping really acts (``damping_width`` eV)."""
+    random positive definite covariance, so that the damping really acts (``damping_width`` eV), and a
+    committee of 4 Hamiltonians with random perturbations and unit scales."""
     import dataclasses
 
-    settings = dataclasses.replace(PRESETS["tiny"], energy_hidden=(), energy_baseline="GFN2-xTB", dispersion=True)
+    settings = dataclasses.replace(PRESETS["tiny"], energy_hidden=(), energy_baseline="GFN2-xTB", dispersion=True,
+                                   hamiltonian_members=4)
     model = randomise(MLHamModel(settings), seed, scale)
     head = model.energy_head
     generator = torch.Generator().manual_seed(seed + 1)
@@ -50,4 +52,10 @@ def random_tiny_delta_model(seed: int = 0, scale: float = 0.3, damping_width: fl
         head.covariance.copy_(factor @ factor.mT / n_invariants)
         head.uncertainty_scale.fill_(1.0)
         head.damping_width.fill_(damping_width)
+        head.force_uncertainty_scale.fill_(1.0)
+        for key in model.committee.keys:
+            samples = model.committee.weights(key)
+            samples.copy_(0.05 * torch.randn(samples.shape, dtype=samples.dtype, generator=generator))
+        for name in ("orbital_scale", "gap_scale", "excitation_scale"):
+            getattr(model.committee, name).fill_(1.0)
     return model.eval()

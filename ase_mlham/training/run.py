@@ -20,6 +20,7 @@ from ase_mlham.model.settings import ModelSettings
 from ase_mlham.progress import ProgressBar
 from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, ridge_initialise)
 from ase_mlham.training.calibration import calibrate_energy_head
+from ase_mlham.training.committee import fit_hamiltonian_committee
 from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, invariant_jacobian
 from ase_mlham.training.targets import BaselineCache
 from ase_mlham.training.trainer import TrainingResult, TrainingSettings, train
@@ -86,11 +87,16 @@ def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[R
     fit_energy_head(model, train_items, settings.energy_ridge_regularisation, jacobian)
     add_jacobians(model, validation_items, "validation", show_progress)
     calibration = calibrate_energy_head(model, validation_items) if model.energy_head.damped else None
+    committee = None
+    if model.committee is not None:
+        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
+                                              settings.seed, show_progress)
     if out is not None:
         save_model(model, out, {
             **(metadata or {}), "complete": True, "training_settings": asdict(settings),
             "train_frames": len(train_frames), "validation_frames": len(validation_frames),
             "molecules": molecules_of(train_frames), "energy_calibration": calibration,
+            "hamiltonian_committee": committee,
             "hamiltonian_head_from": getattr(hamiltonian_from, "metadata", {}).get("source_file"),
             "seconds_total": time.perf_counter() - start,
         })
@@ -133,9 +139,14 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
 
     result = train(model, train_batches, validation_batches, settings, checkpoint, show_progress=show_progress)
     calibration = calibrate_energy_head(model, calibration_items) if model.energy_head.damped else None
+    committee = None
+    if model.committee is not None:
+        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
+                                              settings.seed, show_progress)
     if out is not None:
         save_model(model, out, {
             **base_metadata, "complete": True, "epochs_run": result.epochs_run, "energy_calibration": calibration,
+            "hamiltonian_committee": committee,
             "best_epoch_hamiltonian": result.best_epoch_hamiltonian, "best_epoch_energy": result.best_epoch_energy,
             "validation": result.validation, "seconds_preparation": prepared,
             "seconds_total": time.perf_counter() - start,

@@ -1,0 +1,125 @@
+"""The committee of Hamiltonians: uncertainties of orbital energies, gap and excitations, their
+symmetry, fitting, calibration, thresholds and warnings."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+from ase.calculators.calculator import PropertyNotImplementedError
+
+from ase_mlham import UncertaintyWarning
+from ase_mlham.calculator import MLHamCalculator
+from ase_mlham.data.dataset import read_frames
+from ase_mlham.model.testing import random_tiny_delta_model, random_tiny_model
+from ase_mlham.training.committee import calibrate_committee, draw_members, gauss_newton_blocks
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_tiny_delta_model(seed=1)
+
+
+def distorted(name, seed=0):
+    atoms = molecule(name)
+    atoms.rattle(0.05, seed=seed)
+    return atoms
+
+
+def test_members_differ_and_their_spread_is_the_uncertainty(model):
+    atoms = distorted("CH3CHO")
+    prediction = model.predict(atoms.numbers, atoms.positions, forces=False)
+    members = prediction.member_hamiltonians
+    assert members.shape == (4, *prediction.hamiltonian.shape)
+    assert float((members[0] - members[1]).abs().max()) > 1e-3
+    energies = torch.linalg.eigvalsh(members)
+    np.testing.assert_allclose(prediction.orbital_energy_uncertainties, energies.std(0), rtol=1e-12)
+    gaps = energies[:, prediction.nocc] - energies[:, prediction.nocc - 1]
+    assert float(prediction.gap_uncertainty) == pytest.approx(float(gaps.std()), rel=1e-12)
+
+
+def test_uncertainties_are_invariant(model):
+    atoms = distorted("CH3CH2OH", seed=2)
+    calc = MLHamCalculator(model, n_excitations=3)
+    reference = [calc.get_property(name, atoms) for name in MLHamCalculator.committee_properties]
+    moved = atoms.copy()
+    moved.rotate(63, (1, 2, 3))
+    moved.positions += (4.0, -1.0, 2.0)
+    permuted = atoms[np.random.default_rng(0).permutation(len(atoms))]
+    for other in (moved, permuted):
+        calc = MLHamCalculator(model, n_excitations=3)
+        for name, value in zip(MLHamCalculator.committee_properties, reference):
+            np.testing.assert_allclose(calc.get_property(name, other), value, rtol=1e-7, atol=1e-9)
+
+
+def test_names_shapes_and_units_of_the_uncertainty_results(model):
+    atoms = distorted("C2H4")
+    calc = MLHamCalculator(model, n_excitations=3)
+    atoms.calc = calc
+    n_orbitals = 4 + 2 * 5
+    assert calc.get_property("orbital_energy_uncertainties", atoms).shape == (n_orbitals,)
+    assert np.ndim(calc.get_property("gap_uncertainty", atoms)) == 0
+    assert calc.get_property("excitation_energy_uncertainties", atoms).shape == (3,)
+    assert calc.get_property("forces_uncertainty", atoms).shape == (len(atoms),)
+    quiet = MLHamCalculator(model, n_excitations=0)
+    atoms.calc = quiet
+    with pytest.raises(PropertyNotImplementedError, match="n_excitations=0"):
+        quiet.get_property("excitation_energy_uncertainties", atoms)
+    plain = MLHamCalculator(random_tiny_model(), n_excitations=0)
+    with pytest.raises(PropertyNotImplementedError, match="needs a model with a committee"):
+        plain.get_property("gap_uncertainty", atoms)
+
+
+def test_one_warning_per_structure_above_a_threshold_and_none_below(model):
+    atoms = distorted("H2CO")
+    calc = MLHamCalculator(model, n_excitations=0, uncertainty_threshold={"gap": 1e-9, "energy": 1e-9})
+    assert calc.uncertainty_threshold == {"gap": 1e-9, "energy": 1e-9}
+    atoms.calc = calc
+    with pytest.warns(UncertaintyWarning, match=r"gap sigma .* > 1e-09; energy sigma") as record:
+        atoms.get_potential_energy()
+        atoms.get_forces()  # same structure: no second warning
+    assert len(record) == 1
+    atoms.calc = MLHamCalculator(model, n_excitations=0, uncertainty_threshold={"gap": 1e9})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncertaintyWarning)
+        atoms.get_potential_energy()
+
+
+@pytest.mark.parametrize("threshold, error, message", [
+    ([0.3], TypeError, "uncertainty_threshold must be a dict"),
+    ({"homo": 0.3}, ValueError, r"unknown quantities \['homo'\]"),
+    ({"gap": -1}, ValueError, r"uncertainty_threshold\['gap'\] must be a positive number"),
+])
+def test_bad_thresholds_are_named(model, threshold, error, message):
+    with pytest.raises(error, match=message):
+        MLHamCalculator(model, uncertainty_threshold=threshold)
+
+
+def test_fitted_members_sample_the_posterior_and_calibration_matches_errors(g2_db):
+    model = random_tiny_delta_model(seed=2)
+    frames = read_frames(g2_db, molecule="CH3OH")
+    matrices = gauss_newton_blocks(model, frames[:6], core_weight=0.05)
+    for matrix in matrices.values():
+        np.testing.assert_allclose(matrix, matrix.T, atol=1e-9 * float(matrix.abs().max()))
+        assert float(torch.linalg.eigvalsh(matrix).min()) > -1e-8 * float(matrix.abs().max())
+    # many members of one key: their covariance is the inverse regularised precision
+    key = max(matrices, key=lambda k: (len(matrices[k]) <= 6, len(matrices[k])))
+    committee = model.committee
+    from ase_mlham.model.committee import HamiltonianCommittee
+
+    big = HamiltonianCommittee([key], model.group_sizes, 20000)
+    model.committee = big
+    try:
+        draw_members(model, {key: matrices[key]}, 1e-2, seed=0)
+        samples = big.weights(key)
+        matrix = matrices[key]
+        expected = torch.linalg.inv(matrix + 1e-2 * float(torch.diagonal(matrix).mean()) * torch.eye(len(matrix)))
+        covariance = samples.T @ samples / len(samples)
+        assert float((covariance - expected).abs().max()) < 0.05 * float(expected.abs().max())
+    finally:
+        model.committee = committee
+    draw_members(model, matrices, 1e-2, seed=0)
+    info = calibrate_committee(model, frames[6:10])
+    assert info["orbital_scale"] > 0 and info["gap_scale"] > 0
+    assert float(committee.excitation_scale) == info["gap_scale"]
