@@ -295,13 +295,18 @@ class MLHamCalculator(Calculator):
             raise
         self._warn_if_uncertain()
 
-    def _warn_if_uncertain(self) -> None:
-        """One :class:`UncertaintyWarning` per structure, naming every quantity above its threshold."""
+    def uncertainty_crossings(self) -> list[str]:
+        """The thresholds the last structure crossed, as ``"<quantity> sigma <value> > <threshold>"``."""
         crossed = []
         for quantity, threshold in self.uncertainty_threshold.items():
             result = self.results.get(self.threshold_results[quantity])
-            if result is not None and np.size(result) and float(np.max(result)) > threshold:
-                crossed.append(f"{quantity} sigma {float(np.max(result)):.3g} > {threshold:g}")
+            if result is not None and np.size(result) and float(np.nanmax(result)) > threshold:
+                crossed.append(f"{quantity} sigma {float(np.nanmax(result)):.3g} > {threshold:g}")
+        return crossed
+
+    def _warn_if_uncertain(self) -> None:
+        """One :class:`UncertaintyWarning` per structure, naming every quantity above its threshold."""
+        crossed = self.uncertainty_crossings()
         if crossed:
             warnings.warn(UncertaintyWarning(
                 f"{self.atoms.get_chemical_formula()}: the model is unsure here ({'; '.join(crossed)}; eV, eV/A): "

@@ -14,7 +14,11 @@ an output folder:
 ``observables.csv``
     one row per step: time, potential/kinetic/total energy, temperature, HOMO,
     LUMO, gap, lowest excitation energy S1 and its oscillator strength (NaN when
-    the calculator has ``n_excitations=0``) (see :data:`CSV_COLUMNS`);
+    the calculator has ``n_excitations=0``), and the uncertainties of the energy,
+    the largest atomic force, the gap and S1 (NaN where the model has none)
+    (see :data:`CSV_COLUMNS`); a line on the terminal when the model's uncertainty
+    crosses one of the calculator's thresholds (``uncertainty_threshold``) and when
+    it falls back below;
 ``excitations.csv``
     only when the calculator computes excitations: one row per step and state,
     :data:`EXCITATION_CSV_COLUMNS` (the input of ``mlham spectrum``);
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -36,7 +41,9 @@ from ase import Atoms, units
 
 #: Columns of ``observables.csv``, with units.
 CSV_COLUMNS = ("step", "time_fs", "potential_energy_eV", "kinetic_energy_eV", "total_energy_eV",
-               "temperature_K", "homo_eV", "lumo_eV", "gap_eV", "s1_eV", "s1_oscillator_strength")
+               "temperature_K", "homo_eV", "lumo_eV", "gap_eV", "s1_eV", "s1_oscillator_strength",
+               "energy_uncertainty_eV", "max_forces_uncertainty_eV_per_A", "gap_uncertainty_eV",
+               "s1_uncertainty_eV")
 
 #: Columns of ``excitations.csv``: one row per step and excited state (state 1 = S1).
 EXCITATION_CSV_COLUMNS = ("step", "time_fs", "state", "energy_eV", "oscillator_strength")
@@ -198,7 +205,7 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
     from ase.io import write
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
-    from ase_mlham.calculator import MLHamCalculator
+    from ase_mlham.calculator import MLHamCalculator, UncertaintyWarning
     from ase_mlham.progress import ProgressBar
 
     if not isinstance(settings, MDSettings):
@@ -209,7 +216,9 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
         raise ValueError("give either calculator or model, not both")
     system = atoms.copy()
     system.calc = calculator
-    system.get_potential_energy()  # validates the molecule before anything is written
+    with warnings.catch_warnings():  # an uncertain start is reported with step 0 below
+        warnings.simplefilter("ignore", UncertaintyWarning)
+        system.get_potential_energy()  # validates the molecule before anything is written
     rng = np.random.default_rng(settings.seed)
     if settings.temperature > 0:
         thermalize_momenta(system, temperature_K=settings.temperature, rng=rng)
@@ -248,7 +257,7 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
             homo, lumo = calculator.get_homo_lumo()
             s1 = calculator.excitation_summary()
             row = [step, time_fs, potential, kinetic, potential + kinetic, system.get_temperature(),
-                   homo, lumo, lumo - homo, s1["s1_eV"], s1["s1_oscillator_strength"]]
+                   homo, lumo, lumo - homo, s1["s1_eV"], s1["s1_oscillator_strength"], *uncertainties()]
             rows.append(row)
             table.writerow([step] + [f"{value:.10g}" for value in row[1:]])
             if excitation_table is not None:
@@ -260,16 +269,35 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
                     handle.flush()
                 if excitation_table is not None:
                     excitation_file.flush()
+            crossed = calculator.uncertainty_crossings()
+            if bool(crossed) != unsure[0]:  # a line on the terminal when the model becomes unsure, and when not
+                unsure[0] = bool(crossed)
+                progress.write(f"step {step} ({time_fs:g} fs): " + (
+                    f"UNSURE, outside the training chemistry: {'; '.join(crossed)} (eV, eV/A)" if crossed
+                    else "uncertainties back below their thresholds"))
             if step > 0:
                 s1_text = f"  S1 {row[9]:.3f} eV" if with_excitations else ""
                 progress.update(1, f"T {row[5]:6.1f} K  gap {row[8]:.3f} eV{s1_text}  E_tot {row[4]:.4f} eV")
 
+        def uncertainties() -> list[float]:
+            """Energy, largest force, gap and S1 uncertainty of the current step; NaN where the model has none."""
+            results = calculator.results
+            s1 = results.get("excitation_energy_uncertainties")
+            values = [results.get("energy_uncertainty"), results.get("forces_uncertainty"),
+                      results.get("gap_uncertainty"), None if s1 is None or not len(s1) else s1[0]]
+            return [float("nan") if value is None else float(np.max(value)) for value in values]
+
+        unsure = [False]
+        # the calculator's UncertaintyWarning would repeat at every step: observe() reports crossings instead
+        files.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", UncertaintyWarning)
         dynamics.attach(observe, interval=1)
         try:
             dynamics.run(settings.steps)
         except ValueError as err:  # the calculator refused a geometry (e.g. atoms collapsed)
             raise ValueError(f"MD stopped at step {dynamics.nsteps + 1} of {settings.steps}: {err} "
                              f"({trajectory_path} and {csv_path} hold the steps before)") from err
+
 
     observables = np.array(rows, dtype=float)
     plot_path = None
@@ -281,18 +309,18 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
     return MDResult(trajectory_path, csv_path, plot_path, observables, excitations_path)
 
 
-#: Columns of files written before excitations existed; read with NaN S1 columns.
-_CSV_COLUMNS_WITHOUT_EXCITATIONS = CSV_COLUMNS[:9]
+#: Columns of files written before excitations (9) and before uncertainties (11) existed; read with NaN there.
+_OLDER_CSV_COLUMNS = (CSV_COLUMNS[:9], CSV_COLUMNS[:11])
 
 
 def read_observables(path: str | Path) -> np.ndarray:
     """The table of an ``observables.csv``, ``(n_steps, len(CSV_COLUMNS))``.
 
-    Files of earlier versions (without the S1 columns) are read with NaN there.
+    Files of earlier versions (without the S1 or the uncertainty columns) are read with NaN there.
     """
     with open(path) as handle:
         header = tuple(handle.readline().strip().split(","))
-    if header not in (CSV_COLUMNS, _CSV_COLUMNS_WITHOUT_EXCITATIONS):
+    if header != CSV_COLUMNS and header not in _OLDER_CSV_COLUMNS:
         raise ValueError(f"{path} is not an observables file: columns {list(header)}")
     table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     if header != CSV_COLUMNS:
@@ -321,6 +349,9 @@ def plot_observables(observables: np.ndarray, path: str | Path, title: str = "")
     if with_s1:
         top, middle, bottom = figure.subplots(3, 1, sharex=True)
         middle.plot(time, column["s1_eV"], color="tab:purple", label="S1 (sTDA)")
+        if np.isfinite(column["s1_uncertainty_eV"]).any():
+            middle.fill_between(time, column["s1_eV"] - column["s1_uncertainty_eV"],
+                                column["s1_eV"] + column["s1_uncertainty_eV"], color="tab:purple", alpha=0.2, lw=0)
         middle.set_ylabel("S1 (eV)")
         strength = middle.twinx()
         strength.plot(time, column["s1_oscillator_strength"], color="tab:green", alpha=0.6, lw=0.8,
@@ -331,6 +362,10 @@ def plot_observables(observables: np.ndarray, path: str | Path, title: str = "")
     else:
         top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(time, column["gap_eV"], color="k", label="HOMO-LUMO gap")
+    if np.isfinite(column["gap_uncertainty_eV"]).any():
+        top.fill_between(time, column["gap_eV"] - column["gap_uncertainty_eV"],
+                         column["gap_eV"] + column["gap_uncertainty_eV"], color="k", alpha=0.2, lw=0,
+                         label="gap +- sigma")
     top.set_ylabel("gap (eV)")
     twin = top.twinx()
     twin.plot(time, column["homo_eV"], color="tab:blue", alpha=0.6, lw=0.8, label="HOMO")

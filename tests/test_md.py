@@ -2,6 +2,7 @@
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,9 @@ def test_mlham_md_writes_trajectory_csv_and_plot(tiny_model_file, tmp_path, caps
                                atol=1e-8)
     np.testing.assert_allclose(column["gap_eV"], column["lumo_eV"] - column["homo_eV"], atol=1e-8)
     assert np.all(column["gap_eV"] > 0) and np.all(column["temperature_K"] > 0)
-    assert np.all(np.isfinite(table))
+    first_uncertainty = CSV_COLUMNS.index("energy_uncertainty_eV")
+    assert np.all(np.isfinite(table[:, :first_uncertainty]))
+    assert np.all(np.isnan(table[:, first_uncertainty:]))  # this model has no uncertainties
 
     frames = read(out / TRAJECTORY_NAME, ":")
     assert [frame.info["step"] for frame in frames] == [0, 4, 8, 10]
@@ -115,7 +118,10 @@ def test_observables_of_earlier_versions_are_read(tmp_path):
     path = tmp_path / CSV_NAME
     path.write_text(",".join(CSV_COLUMNS[:9]) + "\n" + ",".join(["1"] * 9) + "\n")
     table = read_observables(path)
-    assert table.shape == (1, len(CSV_COLUMNS)) and np.isnan(table[0, -2:]).all()
+    assert table.shape == (1, len(CSV_COLUMNS)) and np.isnan(table[0, 9:]).all()
+    path.write_text(",".join(CSV_COLUMNS[:11]) + "\n" + ",".join(["1"] * 11) + "\n")
+    table = read_observables(path)
+    assert table.shape == (1, len(CSV_COLUMNS)) and np.isnan(table[0, 11:]).all() and table[0, 10] == 1
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="is not an observables file"):
         read_observables(path)
@@ -156,3 +162,23 @@ def test_mlham_md_reports_errors(tiny_model_file, tmp_path, capsys):
     assert main(["md", "H2O", "--out", out, "--model", str(tiny_model_file), "--excitations", "-1"]) == 2
     assert "--excitations must be 0 or more" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_uncertainty_columns_band_and_terminal_line(tmp_path):
+    from ase_mlham.calculator import MLHamCalculator
+    from ase_mlham.model.testing import random_tiny_delta_model
+
+    stream = io.StringIO()
+    calculator = MLHamCalculator(random_tiny_delta_model(seed=4), n_excitations=2,
+                                 uncertainty_threshold={"gap": 1e-9})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # md reports crossings on the terminal, not as a warning per step
+        result = run_md(molecule("CH3OH"), tmp_path, MDSettings(steps=3, temperature=300), calculator=calculator,
+                        show_progress=True, stream=stream, plot=True)
+    for name in ("energy_uncertainty_eV", "max_forces_uncertainty_eV_per_A", "gap_uncertainty_eV",
+                 "s1_uncertainty_eV"):
+        assert np.all(np.isfinite(result.column(name))) and np.all(result.column(name) > 0), name
+    assert result.column("gap_uncertainty_eV")[-1] == pytest.approx(calculator.results["gap_uncertainty"])
+    printed = stream.getvalue()
+    assert printed.count("UNSURE, outside the training chemistry: gap sigma") == 1  # once, when it is crossed
+    assert (tmp_path / PLOT_NAME).is_file()
