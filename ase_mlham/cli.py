@@ -292,6 +292,7 @@ def _add_evaluate(subparsers) -> None:
                              "'auto': test frames if DB was a training database of the model, else all")
     parser.add_argument("--no-baselines", action="store_true", help="skip the STO-3G and GFN2-xTB columns")
     parser.add_argument("--plot", help="write a parity plot PNG here")
+    parser.add_argument("--uncertainty-plot", help="write the uncertainty calibration plot (|error| vs sigma) PNG here")
     parser.add_argument("--json", help="write the tables as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_evaluate)
@@ -305,6 +306,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from ase_mlham.evaluation import evaluate, select_frames
     from ase_mlham.metrics import parity_plot
     from ase_mlham.model.io import load_model
+    from ase_mlham.uncertainty_metrics import calibration_plot, format_calibration
 
     model = load_model(args.model)
     frames = read_frames(args.database)
@@ -320,8 +322,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(evaluation.table(title))
     print()
     print(evaluation.molecule_table())
+    calibration = evaluation.uncertainty.summary()
+    if calibration:
+        print()
+        print(format_calibration(calibration, "uncertainty calibration, frame by frame (orbitals: each non-core orbital)"))
     if args.plot:
         parity_plot(evaluation.overall, args.plot, title=title)
+    if args.uncertainty_plot:
+        if not calibration:
+            raise ValueError(f"{args.model} gives no uncertainties: no calibration plot")
+        calibration_plot(evaluation.uncertainty, args.uncertainty_plot, title=title)
     if args.json:
         Path(args.json).write_text(json.dumps({"frames": choice, "n_frames": len(frames), **evaluation.to_dict()},
                                               indent=1))

@@ -19,6 +19,7 @@ from ase_mlham.model.baseline import xtb_energy_forces
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.progress import ProgressBar
 from ase_mlham.training.targets import reference_energy_forces
+from ase_mlham.uncertainty_metrics import UncertaintyAccumulator
 
 MODEL, STO3G, XTB = "model", "B3LYP/STO-3G", "GFN2-xTB"
 
@@ -29,6 +30,7 @@ class Evaluation:
 
     overall: dict[str, ErrorAccumulator]
     per_molecule: dict[str, dict[str, ErrorAccumulator]] = field(default_factory=dict)
+    uncertainty: UncertaintyAccumulator = field(default_factory=UncertaintyAccumulator)
 
     def table(self, title: str | None = None) -> str:
         """The overall error table (text)."""
@@ -55,8 +57,10 @@ class Evaluation:
         """JSON-ready summary (for a model card)."""
         return {
             "overall": table_dict(self.overall),
-            "per_molecule": {name: table_dict(acc, groups=("gap", "occupied_valence", "window"))
+            "per_molecule": {name: table_dict(acc, groups=("gap", "occupied_valence", "window", "energy_per_atom",
+                                                            "forces"))
                              for name, acc in sorted(self.per_molecule.items())},
+            "uncertainty": self.uncertainty.summary(),
         }
 
 
@@ -68,9 +72,11 @@ def evaluate(model: MLHamModel, frames: Sequence[ReferenceFrame], baselines: boo
     per_molecule = {name: {method: ErrorAccumulator(method) for method in methods} for name in molecules_of(frames)}
     bar = ProgressBar(len(frames), "evaluating", enabled=show_progress)
     offsets = model.energy_head.offsets.detach().numpy()
+    uncertainty = UncertaintyAccumulator()
     for frame in frames:
         prediction = model.predict(frame.numbers, frame.positions, forces=True)
         reference_energy, reference_forces = reference_energy_forces(frame, model.settings)
+        _add_uncertainties(uncertainty, prediction, frame, reference_energy, reference_forces)
         orbitals = {MODEL: prediction.orbital_energies.detach().numpy()}
         if baselines:
             orbitals[STO3G] = sto3g_orbital_energies(frame)
@@ -91,7 +97,27 @@ def evaluate(model: MLHamModel, frames: Sequence[ReferenceFrame], baselines: boo
                 accumulator.add_energy(xtb_energy, reference_energy, len(frame.numbers))
                 accumulator.add_forces(xtb_forces, reference_forces)
         bar.update(1)
-    return Evaluation(overall, per_molecule)
+    return Evaluation(overall, per_molecule, uncertainty)
+
+
+def _add_uncertainties(accumulator: UncertaintyAccumulator, prediction, frame: ReferenceFrame,
+                       reference_energy: float, reference_forces) -> None:
+    """The (sigma, error) pairs of one frame, for the uncertainties the model gives."""
+    import numpy as np
+
+    from ase_mlham.metrics import number_of_core_orbitals
+
+    if prediction.energy_uncertainty is not None:
+        accumulator.add("energy", float(prediction.energy_uncertainty), float(prediction.energy) - reference_energy)
+        accumulator.add("forces", float(prediction.forces_uncertainty.mean()),
+                        float(np.abs(prediction.forces.numpy() - reference_forces).mean()))
+    if prediction.gap_uncertainty is not None:
+        predicted, target, nocc = prediction.orbital_energies.numpy(), frame.mo_target, frame.nocc
+        accumulator.add("gap", float(prediction.gap_uncertainty),
+                        (predicted[nocc] - predicted[nocc - 1]) - (target[nocc] - target[nocc - 1]))
+        core = number_of_core_orbitals(frame.numbers)
+        accumulator.add("orbital", prediction.orbital_energy_uncertainties.numpy()[core:frame.n_min],
+                        predicted[core:frame.n_min] - target[core:])
 
 
 def frame_ids(frames: Sequence[ReferenceFrame]) -> list[str]:
