@@ -22,6 +22,9 @@ import torch
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.prepare import FrameInputs
 
+#: How much worse (relative) the damped correction may make the forces of training frames.
+FAMILIAR_TOLERANCE = 0.05
+
 #: Candidate damping widths, eV (``inf``: no damping).
 DAMPING_WIDTHS = (math.inf, 3.0, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005)
 
@@ -37,9 +40,22 @@ def head_energy_forces(model: MLHamModel, item: FrameInputs) -> tuple[float, tor
     return float(energy.detach()), forces.detach()
 
 
-def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs]) -> dict:
-    """Set a damped energy head's ``uncertainty_scale`` and ``damping_width`` from validation frames
-    (with Jacobians); returns what was measured (JSON-ready) for the model's metadata."""
+def _errors(model: MLHamModel, items: Sequence[FrameInputs]) -> tuple[float, float]:
+    """Energy MAE per atom (eV) and force MAE (eV/Angstrom) of the energy head on frames with Jacobians."""
+    energy_errors, force_errors, n_components = 0.0, 0.0, 0
+    for item in items:
+        energy, forces = head_energy_forces(model, item)
+        energy_errors += abs(energy - item.energy) / len(item.species_index)
+        force_errors += float((forces - torch.as_tensor(item.forces)).abs().sum())
+        n_components += forces.numel()
+    return energy_errors / len(items), force_errors / n_components
+
+
+def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs],
+                          familiar: Sequence[FrameInputs] = ()) -> dict:
+    """Set a damped energy head's ``uncertainty_scale``, ``damping_width`` and ``force_uncertainty_scale``
+    from validation frames ``items`` and a sample of training frames ``familiar`` (both with Jacobians);
+    returns what was measured (JSON-ready) for the model's metadata."""
     head = model.energy_head
     if not head.damped:
         raise ValueError("only a damped energy head (a model with an energy baseline) is calibrated")
@@ -57,16 +73,15 @@ def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs]) -> di
     table = []
     for width in DAMPING_WIDTHS:
         head.damping_width.fill_(width)
-        energy_errors, force_errors, n_components = 0.0, 0.0, 0
-        for item in items:
-            energy, forces = head_energy_forces(model, item)
-            energy_errors += abs(energy - item.energy) / len(item.species_index)
-            force_errors += float((forces - torch.as_tensor(item.forces)).abs().sum())
-            n_components += forces.numel()
-        energy_mae, force_mae = energy_errors / len(items), force_errors / n_components
-        table.append({"damping_width_eV": width, "energy_mae_eV_per_atom": energy_mae, "forces_mae_eV_per_A": force_mae,
-                      "score": energy_mae + force_mae})
-    best = min(table, key=lambda row: row["score"])
+        energy_mae, force_mae = _errors(model, items)
+        row = {"damping_width_eV": width, "energy_mae_eV_per_atom": energy_mae, "forces_mae_eV_per_A": force_mae,
+               "score": energy_mae + force_mae}
+        if familiar:
+            row["training_forces_mae_eV_per_A"] = _errors(model, familiar)[1]
+        table.append(row)
+    limit = (1 + FAMILIAR_TOLERANCE) * table[0].get("training_forces_mae_eV_per_A", math.inf)
+    allowed = [row for row in table if row.get("training_forces_mae_eV_per_A", 0.0) <= limit]
+    best = min(allowed, key=lambda row: row["score"])
     head.damping_width.fill_(best["damping_width_eV"])
     # force uncertainty proxy: beta^2 = mean squared force error per component / mean squared proxy per atom
     settings = model.settings.energy_descriptor or model.settings.descriptor
@@ -83,4 +98,4 @@ def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs]) -> di
     head.force_uncertainty_scale.fill_(math.sqrt(squared_errors / max(squared_proxies, 1e-300)))
     return {"uncertainty_scale_eV": float(head.uncertainty_scale), "damping_width_eV": best["damping_width_eV"],
             "force_uncertainty_scale_per_A": float(head.force_uncertainty_scale),
-            "validation_frames": len(items), "damping_widths": table}
+            "validation_frames": len(items), "training_frames_checked": len(familiar), "damping_widths": table}

@@ -54,6 +54,16 @@ def add_jacobians(model: MLHamModel, items: Sequence[FrameInputs], label: str, s
         bar.update(1)
 
 
+#: Training frames whose forces the damping must not worsen (:func:`calibrate_energy_head`).
+FAMILIAR_FRAMES = 100
+
+
+def familiar_sample(items: Sequence[FrameInputs], seed: int) -> list[FrameInputs]:
+    """A seeded sample of at most :data:`FAMILIAR_FRAMES` training frames."""
+    order = np.random.default_rng(seed).permutation(len(items))[:FAMILIAR_FRAMES]
+    return [items[i] for i in sorted(order)]
+
+
 def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[ReferenceFrame],
                           validation_frames: Sequence[ReferenceFrame], model_settings: ModelSettings,
                           settings: TrainingSettings = TrainingSettings(), out: str | os.PathLike | None = None,
@@ -86,7 +96,9 @@ def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[R
 
     fit_energy_head(model, train_items, settings.energy_ridge_regularisation, jacobian)
     add_jacobians(model, validation_items, "validation", show_progress)
-    calibration = calibrate_energy_head(model, validation_items) if model.energy_head.damped else None
+    familiar = familiar_sample(train_items, settings.seed)
+    add_jacobians(model, familiar, "training sample", show_progress)
+    calibration = calibrate_energy_head(model, validation_items, familiar) if model.energy_head.damped else None
     committee = None
     if model.committee is not None:
         committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
@@ -118,7 +130,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     add_jacobians(model, train_items, "train", show_progress)
     add_jacobians(model, validation_items, "validation", show_progress)
     fit_energy_head(model, train_items, settings.energy_ridge_regularisation)
-    calibration_items = validation_items
+    calibration_items, familiar = validation_items, familiar_sample(train_items, settings.seed)
     rng = np.random.default_rng(settings.seed)
     train_batches = fixed_batches(train_items, settings.batch_size, settings.core_weight, rng)
     validation_batches = fixed_batches(validation_items, settings.batch_size, settings.core_weight, rng)
@@ -138,7 +150,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
             save_model(best, out, {**base_metadata, **info, "complete": False})
 
     result = train(model, train_batches, validation_batches, settings, checkpoint, show_progress=show_progress)
-    calibration = calibrate_energy_head(model, calibration_items) if model.energy_head.damped else None
+    calibration = calibrate_energy_head(model, calibration_items, familiar) if model.energy_head.damped else None
     committee = None
     if model.committee is not None:
         committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,

@@ -178,3 +178,67 @@ def test_training_only_frames_join_training_and_no_split(g2_db, tmp_path):
     with pytest.raises(ValueError, match="have the names of frames"):
         train_from_databases([main], tmp_path / "n.pt", TINY_SETTINGS, settings, show_progress=False,
                              training_only=[tmp_path / "clash.db"])
+
+
+def _write(db_path, frames_of):
+    from ase.db import connect
+
+    db = connect(str(db_path), use_lock_file=False)
+    for row in frames_of:
+        db.write(row.toatoms(), key_value_pairs=row.key_value_pairs, data=row.data)
+
+
+def test_energy_correction_on_a_kept_hamiltonian_with_validation_molecules(g2_db, tmp_path):
+    """--hamiltonian-from: the Hamiltonian head is the source's, bit for bit; the damped linear correction
+    to GFN2-xTB is fitted and calibrated on whole validation molecules; the committee is fitted too."""
+    from ase.db import connect
+
+    from ase_mlham.evaluation import evaluate
+    from ase_mlham.model.io import save_model
+    from ase_mlham.training.run import train_from_databases
+    from ase_mlham.training.targets import BaselineCache
+
+    source = randomise(build_model(TINY_SETTINGS, 0))
+    save_model(source, tmp_path / "source.pt")
+    rows = connect(str(g2_db))
+    _write(tmp_path / "train.db", [r for name in ("H2O", "NH3", "CH4", "H2CO", "CH3OH") for r in
+                                   rows.select(molecule=name, limit=5)])
+    _write(tmp_path / "validation.db", list(rows.select(molecule="C2H6", limit=4)))
+    settings = dataclasses.replace(TINY_SETTINGS, energy_hidden=(), energy_baseline="GFN2-xTB", dispersion=True,
+                                   hamiltonian_members=3)
+    model, result = train_from_databases(
+        [tmp_path / "train.db"], tmp_path / "delta.pt", settings, TrainingSettings(energy_ridge_regularisation=1e-3),
+        show_progress=False, validation_databases=[tmp_path / "validation.db"],
+        hamiltonian_from=tmp_path / "source.pt", baseline_cache=BaselineCache(tmp_path / "cache.sqlite"))
+    assert result is None
+    loaded = load_model(tmp_path / "delta.pt")
+    for name, tensor in source.hamiltonian_head.state_dict().items():
+        assert torch.equal(loaded.hamiltonian_head.state_dict()[name], tensor), name
+    metadata = loaded.metadata
+    assert metadata["splits"]["validation"] == [f"C2H6/{r.frame}" for r in rows.select(molecule="C2H6", limit=4)]
+    assert metadata["energy_calibration"]["validation_frames"] == 4
+    assert metadata["hamiltonian_committee"]["n_members"] == 3
+    assert float(loaded.energy_head.uncertainty_scale) > 0 and float(loaded.committee.gap_scale) > 0
+    # the correction learned something: on its training molecules' held-out frames it beats xTB alone
+    test = [f for f in read_frames(tmp_path / "train.db") if f"{f.molecule}/{f.frame}" in metadata["splits"]["test"]]
+    assert test
+    evaluation = evaluate(loaded, test, show_progress=False).to_dict()
+    methods = evaluation["overall"]["methods"]
+    assert methods["model"]["forces"]["mae"] < methods["GFN2-xTB"]["forces"]["mae"]
+    assert set(evaluation["uncertainty"]) == {"energy", "forces", "gap", "orbital"}
+
+
+def test_a_kept_hamiltonian_needs_a_matching_descriptor_and_no_mlp(g2_db, tmp_path):
+    from ase_mlham.model.io import save_model
+    from ase_mlham.training.run import train_from_databases
+
+    save_model(randomise(build_model(TINY_SETTINGS, 0)), tmp_path / "source.pt")
+    delta = dataclasses.replace(TINY_SETTINGS, energy_baseline="GFN2-xTB", dispersion=True)
+    with pytest.raises(ValueError, match="closed-form linear term only; the preset's energy head has hidden layers"):
+        train_from_databases([g2_db], tmp_path / "x.pt", delta, molecules=["H2O", "NH3"], show_progress=False,
+                             hamiltonian_from=tmp_path / "source.pt")
+    other = dataclasses.replace(delta, energy_hidden=(),
+                                descriptor=dataclasses.replace(TINY_SETTINGS.descriptor, max_radial=3))
+    with pytest.raises(ValueError, match="Hamiltonian descriptor or gate channels differ"):
+        train_from_databases([g2_db], tmp_path / "x.pt", other, molecules=["H2O", "NH3"], show_progress=False,
+                             hamiltonian_from=tmp_path / "source.pt")
