@@ -99,3 +99,25 @@ def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs],
     return {"uncertainty_scale_eV": float(head.uncertainty_scale), "damping_width_eV": best["damping_width_eV"],
             "force_uncertainty_scale_per_A": float(head.force_uncertainty_scale),
             "validation_frames": len(items), "training_frames_checked": len(familiar), "damping_widths": table}
+
+
+#: Quantile of the uncertainties on training frames above which a structure is flagged by default.
+THRESHOLD_QUANTILE = 0.95
+
+
+def default_thresholds(model: MLHamModel, frames: Sequence) -> dict[str, float]:
+    """Default ``uncertainty_threshold`` of the calculator: per quantity the :data:`THRESHOLD_QUANTILE`
+    quantile of the model's uncertainties over ``frames`` (a sample of its training frames), so that
+    about 5% of structures like those it was trained on are flagged. Quantities the model has no
+    uncertainty for are left out."""
+    import numpy as np
+
+    values: dict[str, list[float]] = {"energy": [], "forces": [], "gap": []}
+    for frame in frames:
+        prediction = model.predict(frame.numbers, frame.positions, forces=False)
+        if prediction.energy_uncertainty is not None:
+            values["energy"].append(float(prediction.energy_uncertainty))
+            values["forces"].append(float(prediction.forces_uncertainty.max()))
+        if prediction.gap_uncertainty is not None:
+            values["gap"].append(float(prediction.gap_uncertainty))
+    return {name: float(np.quantile(found, THRESHOLD_QUANTILE)) for name, found in values.items() if found}

@@ -19,7 +19,7 @@ from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import ModelSettings
 from ase_mlham.progress import ProgressBar
 from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, ridge_initialise)
-from ase_mlham.training.calibration import calibrate_energy_head
+from ase_mlham.training.calibration import calibrate_energy_head, default_thresholds
 from ase_mlham.training.committee import fit_hamiltonian_committee
 from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, invariant_jacobian
 from ase_mlham.training.targets import BaselineCache
@@ -103,12 +103,13 @@ def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[R
     if model.committee is not None:
         committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
                                               settings.seed, show_progress)
+    thresholds = default_thresholds(model, [item.frame for item in familiar])
     if out is not None:
         save_model(model, out, {
             **(metadata or {}), "complete": True, "training_settings": asdict(settings),
             "train_frames": len(train_frames), "validation_frames": len(validation_frames),
             "molecules": molecules_of(train_frames), "energy_calibration": calibration,
-            "hamiltonian_committee": committee,
+            "hamiltonian_committee": committee, "uncertainty_thresholds": thresholds,
             "hamiltonian_head_from": getattr(hamiltonian_from, "metadata", {}).get("source_file"),
             "seconds_total": time.perf_counter() - start,
         })
@@ -155,10 +156,11 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     if model.committee is not None:
         committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
                                               settings.seed, show_progress)
+    thresholds = default_thresholds(model, [item.frame for item in familiar])
     if out is not None:
         save_model(model, out, {
             **base_metadata, "complete": True, "epochs_run": result.epochs_run, "energy_calibration": calibration,
-            "hamiltonian_committee": committee,
+            "hamiltonian_committee": committee, "uncertainty_thresholds": thresholds,
             "best_epoch_hamiltonian": result.best_epoch_hamiltonian, "best_epoch_energy": result.best_epoch_energy,
             "validation": result.validation, "seconds_preparation": prepared,
             "seconds_total": time.perf_counter() - start,

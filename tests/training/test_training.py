@@ -219,6 +219,10 @@ def test_energy_correction_on_a_kept_hamiltonian_with_validation_molecules(g2_db
     assert metadata["energy_calibration"]["validation_frames"] == 4
     assert metadata["hamiltonian_committee"]["n_members"] == 3
     assert float(loaded.energy_head.uncertainty_scale) > 0 and float(loaded.committee.gap_scale) > 0
+    assert set(metadata["uncertainty_thresholds"]) == {"energy", "forces", "gap"}
+    from ase_mlham.calculator import MLHamCalculator
+
+    assert MLHamCalculator(tmp_path / "delta.pt").uncertainty_threshold == metadata["uncertainty_thresholds"]
     # the correction learned something: on its training molecules' held-out frames it beats xTB alone
     test = [f for f in read_frames(tmp_path / "train.db") if f"{f.molecule}/{f.frame}" in metadata["splits"]["test"]]
     assert test
