@@ -166,3 +166,20 @@ def test_pes_file_is_loadable_by_path() -> None:
     finally:
         if not had_pes:  # i-PI's loader registers the file as the module "pes": leave no trace
             sys.modules.pop("pes", None)
+
+
+def test_uncertainties_travel_as_extras_under_the_calculators_names(tmp_path: Path, water_xyz: Path) -> None:
+    from ase_mlham.model.io import save_model
+    from ase_mlham.model.testing import random_tiny_delta_model
+    from ipi_driver.extras import UNCERTAINTY_KEYS
+
+    save_model(random_tiny_delta_model(seed=5), tmp_path / "delta.pt")
+    driver = MLHamDriver(template=str(water_xyz), model=str(tmp_path / "delta.pt"), n_excitations=2)
+    atoms = molecule("H2O")
+    *_, extras = driver.compute_structure(np.eye(3) * 40.0, _bohr(atoms.positions))
+    decoded = json.loads(extras)
+    assert set(UNCERTAINTY_KEYS) <= set(decoded)
+    calc = driver.calculator
+    for key in UNCERTAINTY_KEYS:
+        np.testing.assert_allclose(decoded[key], calc.results[key], rtol=1e-15)
+    assert len(decoded["forces_uncertainty"]) == 3 and len(decoded["orbital_energy_uncertainties"]) == 7
