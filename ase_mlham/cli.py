@@ -56,6 +56,10 @@ def _add_generate(subparsers) -> None:
                              "or 'emt' (a toy for tests)")
     parser.add_argument("--sampler-model", metavar="MODEL",
                         help="model file driving the 'mlham' sampler (default: the shipped model)")
+    parser.add_argument("--candidates", type=int, default=0, metavar="K",
+                        help="with --sampler mlham: sample K frames of the model's own MD and keep frame 0 and the "
+                             "FRAMES-1 on which the model is least sure (its largest uncertainty relative to its "
+                             "threshold: energy, forces, gap): active learning by uncertainty; 0: keep every frame")
     parser.add_argument("--relax", action="store_true",
                         help="frame 0 is the sampler's minimum of the starting structure (BFGS to 0.01 eV/A; "
                              "e.g. the GFN2-xTB minimum of a SMILES structure), and the MD starts there")
@@ -113,13 +117,15 @@ def _run_generate(args: argparse.Namespace) -> int:
                                         resolve_structure(second, seed=args.seed), gap, args.seed))
     sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
                                 friction=args.friction, seed=args.seed, sampler=args.sampler,
-                                sampler_model=args.sampler_model, relax=args.relax)
+                                sampler_model=args.sampler_model, relax=args.relax, candidates=args.candidates)
     reference = ReferenceSettings(xc=args.xc, basis=args.basis, density_fit=not args.no_density_fit,
                                   conv_tol=args.conv_tol, max_memory_mb=args.max_memory,
                                   excitations=args.excitations)
     _check_pyscf_settings(reference)
     if args.sampler_model is not None and args.sampler != "mlham":
         raise ValueError("--sampler-model needs --sampler mlham")
+    if args.candidates and (args.sampler != "mlham" or args.candidates <= args.frames):
+        raise ValueError("--candidates needs --sampler mlham and more candidates than --frames")
     if args.skip_start and args.frames < 2:
         raise ValueError("--skip-start needs --frames 2 or more (frame 0 is not computed)")
     reports = generate(structures, args.db, args.frames, sampling, reference, args.workers,

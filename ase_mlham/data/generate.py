@@ -61,6 +61,7 @@ class SamplingSettings:
     sampler: str = "gfn2-xtb"
     sampler_model: str | None = None  # model file of the 'mlham' sampler (None: the shipped model)
     relax: bool = False  # frame 0 is the sampler's minimum of the starting structure, not the structure
+    candidates: int = 0  # 'mlham' sampler: sample this many frames and keep the most uncertain (0: all)
 
 
 @dataclass
@@ -90,16 +91,25 @@ def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
         settings["sampler_model"] = "shipped default" if model is None else str(model)
     if settings.pop("relax"):  # likewise: frame files of unrelaxed runs stay valid
         settings["relax"] = True
+    candidates = settings.pop("candidates")
+    if candidates:
+        settings["candidates"] = candidates
     return {"molecule": molecule, **{f"sampling_{k}": v for k, v in settings.items()}}
 
 
 def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructure,
                           n_frames: int, sampling: SamplingSettings,
                           progress: ProgressBar | None = None) -> list[Atoms]:
-    """The first ``n_frames`` frames of ``structure``, sampled once and then reused."""
+    """The first ``n_frames`` frames of ``structure``, sampled once and then reused.
+
+    With ``sampling.candidates`` (the ``mlham`` sampler), ``candidates`` frames are sampled and frame 0 and
+    the ``n_frames - 1`` most uncertain ones kept (:func:`~ase_mlham.data.sampling.select_by_uncertainty`);
+    asking for more frames later is then refused (the selection would change).
+    """
     from ase.io import read, write
 
-    from ase_mlham.data.sampling import make_sampling_calculator, relax_structure, sample_configurations
+    from ase_mlham.data.sampling import (make_sampling_calculator, relax_structure, sample_configurations,
+                                         select_by_uncertainty)
 
     path = frames_path(db_path, structure.name)
     record = _sampling_record(structure.name, sampling)
@@ -120,11 +130,13 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     calculator = make_sampling_calculator(sampling.sampler, sampling.sampler_model)
     start = relax_structure(structure.atoms, calculator) if sampling.relax else structure.atoms
     frames = sample_configurations(
-        start, calculator, n_frames,
+        start, calculator, max(n_frames, sampling.candidates),
         temperature=sampling.temperature, stride=sampling.stride, timestep=sampling.timestep,
         friction=sampling.friction, seed=seed,
         progress=(lambda done: progress.update(1)) if progress else None,
     )
+    if sampling.candidates:
+        frames = select_by_uncertainty(frames, calculator, n_frames)
     for old, new in zip(stored, frames):
         if np.abs(old.positions - new.positions).max() > POSITION_TOLERANCE:
             raise RuntimeError(f"re-sampling {structure.name!r} did not reproduce the frames in {path}; "

@@ -146,10 +146,14 @@ def sample_configurations(
         return Langevin(system, timestep * units.fs, temperature_K=temperature,
                         friction=friction / units.fs, fixcm=False, rng=rng)
 
+    from ase_mlham.calculator import UncertaintyWarning
+
     dynamics, restarts = start(), 0
     while len(frames) < n_frames:
         try:
-            dynamics.run(stride)
+            with warnings.catch_warnings():  # a model sampler is meant to go where it is unsure
+                warnings.simplefilter("ignore", UncertaintyWarning)
+                dynamics.run(stride)
         except ValueError as err:
             restarts += 1
             if restarts > MAX_RESTARTS:
@@ -163,3 +167,32 @@ def sample_configurations(
         if progress:
             progress(len(frames))
     return frames
+
+
+def uncertainty_score(atoms: Atoms, calculator: Calculator) -> float:
+    """How unsure an :class:`~ase_mlham.calculator.MLHamCalculator` is about ``atoms``: the largest ratio of
+    an uncertainty (energy, largest atomic force, gap) to the calculator's threshold for it."""
+    thresholds = getattr(calculator, "uncertainty_threshold", None) or {}
+    names = {"energy": "energy_uncertainty", "forces": "forces_uncertainty", "gap": "gap_uncertainty"}
+    usable = {quantity: value for quantity, value in thresholds.items() if quantity in names}
+    if not usable:
+        raise ValueError("selecting frames by uncertainty needs a model with uncertainties and thresholds "
+                         "(an energy baseline or a committee, format version 5)")
+    system = atoms.copy()
+    system.calc = calculator
+    return max(float(np.max(calculator.get_property(names[quantity], system))) / threshold
+               for quantity, threshold in usable.items())
+
+
+def select_by_uncertainty(frames: list[Atoms], calculator: Calculator, n_frames: int) -> list[Atoms]:
+    """Frame 0 and the ``n_frames - 1`` other frames with the highest :func:`uncertainty_score`, in
+    trajectory order: active learning puts the references where the model is least sure."""
+    from ase_mlham.calculator import UncertaintyWarning
+
+    if n_frames > len(frames):
+        raise ValueError(f"cannot select {n_frames} of {len(frames)} frames")
+    with warnings.catch_warnings():  # being unsure is the point here
+        warnings.simplefilter("ignore", UncertaintyWarning)
+        scores = [uncertainty_score(frame, calculator) for frame in frames[1:]]
+    chosen = sorted(np.argsort(scores)[::-1][:n_frames - 1] + 1)
+    return [frames[0]] + [frames[int(k)] for k in chosen]

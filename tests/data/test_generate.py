@@ -296,3 +296,31 @@ def test_a_molecule_whose_sampling_fails_is_reported_and_the_next_one_done(tmp_p
     assert "did not converge" in reports[0].sampling_failed and not reports[0].written
     assert reports[1].written == [0] and reports[1].sampling_failed is None
     assert [row.molecule for row in connect(str(db_path)).select()] == ["NH3"]
+
+
+def test_active_learning_keeps_the_frames_the_model_is_least_sure_of(tmp_path):
+    import zlib
+
+    from ase_mlham.data.sampling import make_sampling_calculator, sample_configurations, uncertainty_score
+    from ase_mlham.model.io import save_model
+    from ase_mlham.model.testing import random_tiny_delta_model
+
+    model_path = tmp_path / "delta.pt"
+    save_model(random_tiny_delta_model(seed=6, scale=0.05), model_path,
+               {"uncertainty_thresholds": {"energy": 1.0, "forces": 1.0, "gap": 1.0}})
+    sampling = SamplingSettings(sampler="mlham", sampler_model=str(model_path), stride=3, temperature=300,
+                                candidates=6)
+    structure = resolve_structure("H2O")
+    frames = generate_module.load_or_sample_frames(tmp_path / "al.db", structure, 3, sampling)
+    assert len(frames) == 3 and frames[0].info["sampling_candidates"] == 6
+    calculator = make_sampling_calculator("mlham", str(model_path))
+    everything = sample_configurations(  # the same trajectory, all six frames
+        structure.atoms, calculator, 6, temperature=300, stride=3, timestep=sampling.timestep,
+        friction=sampling.friction, seed=np.random.SeedSequence([0, zlib.crc32(b"H2O")]))
+    with pytest.warns(UserWarning, match="the model is unsure here"):  # thresholds of 1 eV: every frame
+        scores = [uncertainty_score(frame, calculator) for frame in everything[1:]]
+    kept = sorted(np.argsort(scores)[::-1][:2] + 1)
+    for frame, index in zip(frames[1:], kept):
+        np.testing.assert_allclose(frame.positions, everything[index].positions, atol=1e-9)
+    result = run_cli("H2O", "--db", str(tmp_path / "x.db"), "--candidates", "4", "--frames", "3", timeout=60)
+    assert result.returncode == 2 and "--candidates needs --sampler mlham" in result.stderr
