@@ -109,6 +109,17 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
     return resolved.to(device=device, dtype=dtype).requires_grad_(False).eval()
 
 
+#: The parts of a calculation and the results each gives; a call computes only the parts its properties
+#: need (orbitals and excitations need the electronic part), each at most once per geometry.
+PARTS = {
+    "energy": ("energy", "free_energy", "forces", "energies", "energy_uncertainty", "forces_uncertainty"),
+    "electronic": ("eigenvalues", "fermi_level", "homo_lumo_gap", "hamiltonian", "orbital_energy_uncertainties",
+                   "gap_uncertainty"),
+    "orbitals": ("overlap", "orbital_coefficients"),
+    "excitations": ("excitation_energies", "oscillator_strengths", "excitation_energy_uncertainties"),
+}
+
+
 class UncertaintyWarning(UserWarning):
     """A result's uncertainty crossed its threshold (``MLHamCalculator.uncertainty_threshold``)."""
 
@@ -284,15 +295,31 @@ class MLHamCalculator(Calculator):
             raise PropertyNotImplementedError(f"{name} is switched off: this calculator has n_excitations=0")
         return super().get_property(name, atoms, allow_calculation)
 
+    def reset(self) -> None:
+        """ASE's reset (a new geometry), forgetting the parts computed for the old one."""
+        super().reset()
+        self._done: set[str] = set()
+        self._electronic = None  # (prediction, positions) of the geometry, for orbitals and excitations
+        self._orbitals = None
+        self._warned = False
+
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
-        """Fill every result in ``self.results`` from one model call (``properties`` is ignored)."""
+        """Compute the parts (:data:`PARTS`) the asked ``properties`` need and this geometry lacks: energy
+        and forces; H' and its eigenvalues; orbital coefficients and overlap; excitations."""
+        properties = ["energy"] if not properties else list(properties)
+        if system_changes:
+            self.reset()
         Calculator.calculate(self, atoms, properties, system_changes)
+        wanted = {part for name in properties for part, names in PARTS.items() if name in names}
+        if wanted & {"orbitals", "excitations"}:
+            wanted.add("electronic")
         try:
             self._check_atoms(self.atoms)
-            self.results = self._compute(self.atoms)
+            self.results.update(self._compute(self.atoms, sorted(wanted - self._done)))
         except Exception:
             self.reset()
             raise
+        self._done |= wanted
         self._warn_if_uncertain()
 
     def uncertainty_crossings(self) -> list[str]:
@@ -307,63 +334,64 @@ class MLHamCalculator(Calculator):
     def _warn_if_uncertain(self) -> None:
         """One :class:`UncertaintyWarning` per structure, naming every quantity above its threshold."""
         crossed = self.uncertainty_crossings()
-        if crossed:
+        if crossed and not self._warned:
+            self._warned = True
             warnings.warn(UncertaintyWarning(
                 f"{self.atoms.get_chemical_formula()}: the model is unsure here ({'; '.join(crossed)}; eV, eV/A): "
                 "this structure is outside what it was trained on"), stacklevel=3)
 
-    def _compute(self, atoms: Atoms) -> dict:
+    def _compute(self, atoms: Atoms, parts: list[str]) -> dict:
+        """The results of ``parts`` (names of :data:`PARTS`) for ``atoms``: at most one model call."""
         from ase_mlham.basis import overlap_matrix
         from ase_mlham.electronic import solve_orbitals
-
-        numbers = atoms.numbers
-        positions = torch.tensor(atoms.get_positions(), dtype=self.dtype, device=self.device)
-        prediction = self.model.predict(numbers, positions, forces=True)
-        with torch.no_grad():
-            hamiltonian = prediction.hamiltonian.detach()
-            hamiltonian = 0.5 * (hamiltonian + hamiltonian.mT)
-            orbitals = solve_orbitals(hamiltonian.to(torch.float64), prediction.nocc)
-            overlap = overlap_matrix(numbers, positions.detach().to(torch.float64))
 
         def numpy(tensor: torch.Tensor) -> np.ndarray:
             return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
-        eigenvalues = numpy(prediction.orbital_energies)
-        nocc = prediction.nocc
-        homo, lumo = float(eigenvalues[nocc - 1]), float(eigenvalues[nocc])
-        energy = float(prediction.energy.detach())
-        self.nocc = nocc
-        excitations = {}
-        if self.stda_settings is not None:
-            from ase_mlham.excitations import stda_excitations
+        numbers = atoms.numbers
+        self.nocc = sum(int(z) for z in numbers) // 2
+        results: dict = {}
+        if "energy" in parts or "electronic" in parts:
+            positions = torch.tensor(atoms.get_positions(), dtype=self.dtype, device=self.device)
+            prediction = self.model.predict(numbers, positions, forces="energy" in parts, energy="energy" in parts,
+                                            hamiltonian="electronic" in parts)
+            if "energy" in parts:
+                energy = float(prediction.energy)
+                results.update(energy=energy, free_energy=energy, forces=numpy(prediction.forces))
+                if prediction.baseline_energy is None:
+                    results["energies"] = numpy(prediction.atomic_energies)
+                if prediction.energy_uncertainty is not None:
+                    results.update(energy_uncertainty=float(prediction.energy_uncertainty),
+                                   forces_uncertainty=numpy(prediction.forces_uncertainty))
+            if "electronic" in parts:
+                self._electronic = (prediction, positions.detach().to(torch.float64))
+                eigenvalues = numpy(prediction.orbital_energies)
+                homo, lumo = float(eigenvalues[self.nocc - 1]), float(eigenvalues[self.nocc])
+                results.update(eigenvalues=eigenvalues[None, None, :], fermi_level=0.5 * (homo + lumo),
+                               homo_lumo_gap=lumo - homo, hamiltonian=numpy(prediction.hamiltonian))
+                if prediction.gap_uncertainty is not None:
+                    results.update(orbital_energy_uncertainties=numpy(prediction.orbital_energy_uncertainties),
+                                   gap_uncertainty=float(prediction.gap_uncertainty))
+        if "orbitals" in parts or "excitations" in parts:
+            prediction, positions = self._electronic
+            if self._orbitals is None:  # one eigendecomposition per geometry, shared by both
+                hamiltonian = prediction.hamiltonian.detach().to(torch.float64)
+                self._orbitals = solve_orbitals(0.5 * (hamiltonian + hamiltonian.mT), prediction.nocc)
+            if "orbitals" in parts:
+                results.update(overlap=numpy(overlap_matrix(numbers, positions)),
+                               orbital_coefficients=numpy(self._orbitals.coefficients))
+            if "excitations" in parts and self.stda_settings is not None:
+                from ase_mlham.excitations import stda_excitations
 
-            with torch.no_grad():
-                states = stda_excitations(orbitals.energies, orbitals.coefficients, numbers,
-                                          positions.detach().to(torch.float64), nocc, self.stda_settings)
-            excitations = {"excitation_energies": numpy(states.energies),
-                           "oscillator_strengths": numpy(states.oscillator_strengths)}
-            if prediction.member_hamiltonians is not None:
-                excitations["excitation_energy_uncertainties"] = self._excitation_uncertainties(
-                    prediction, numbers, positions, len(states.energies))
-        return {
-            "energy": energy,
-            "free_energy": energy,
-            "forces": numpy(prediction.forces),
-            **({"energies": numpy(prediction.atomic_energies)} if prediction.baseline_energy is None else {}),
-            **({"energy_uncertainty": float(prediction.energy_uncertainty),
-                "forces_uncertainty": numpy(prediction.forces_uncertainty)}
-               if prediction.energy_uncertainty is not None else {}),
-            **({"orbital_energy_uncertainties": numpy(prediction.orbital_energy_uncertainties),
-                "gap_uncertainty": float(prediction.gap_uncertainty)}
-               if prediction.orbital_energy_uncertainties is not None else {}),
-            "eigenvalues": eigenvalues[None, None, :],
-            "fermi_level": 0.5 * (homo + lumo),
-            "homo_lumo_gap": lumo - homo,
-            "hamiltonian": numpy(hamiltonian),
-            "overlap": numpy(overlap),
-            "orbital_coefficients": numpy(orbitals.coefficients),
-            **excitations,
-        }
+                with torch.no_grad():
+                    states = stda_excitations(self._orbitals.energies, self._orbitals.coefficients, numbers,
+                                              positions, prediction.nocc, self.stda_settings)
+                results.update(excitation_energies=numpy(states.energies),
+                               oscillator_strengths=numpy(states.oscillator_strengths))
+                if prediction.member_hamiltonians is not None:
+                    results["excitation_energy_uncertainties"] = self._excitation_uncertainties(
+                        prediction, numbers, positions, len(states.energies))
+        return results
 
     def _excitation_uncertainties(self, prediction, numbers, positions, n_states: int) -> np.ndarray:
         """Calibrated spread of the sTDA excitation energies over the committee's Hamiltonians, ``(n_states,)`` eV."""

@@ -48,14 +48,18 @@ def orbital_extras(calc: Any) -> dict[str, float | list[float]]:
         "lumo_eV": float(lumo),
         "gap_eV": float(calc.get_homo_lumo_gap()),
     }
-    # excited states exist only when the calculator computes them (n_excitations > 0), uncertainties only
-    # for a model that has them (under the calculator's own result names)
-    for result, key in (("excitation_energies", "excitation_energies_eV"),
-                        ("oscillator_strengths", "oscillator_strengths"),
-                        *((name, name) for name in UNCERTAINTY_KEYS)):
-        if result in calc.results:
-            value = np.asarray(calc.results[result], dtype=np.float64)
-            extras[key] = float(value) if value.ndim == 0 else value.ravel().tolist()
+    # excited states when the calculator is set to compute them (n_excitations > 0), uncertainties when the
+    # model has them (under the calculator's own result names); asking for them computes what is missing
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    wanted = [("excitation_energies", "excitation_energies_eV"), ("oscillator_strengths", "oscillator_strengths"),
+              *((name, name) for name in UNCERTAINTY_KEYS)]
+    for result, key in wanted:
+        try:
+            value = np.asarray(calc.get_property(result), dtype=np.float64)
+        except PropertyNotImplementedError:
+            continue
+        extras[key] = float(value) if value.ndim == 0 else value.ravel().tolist()
     return extras
 
 

@@ -168,18 +168,39 @@ def test_excitations_switched_off(tiny_model_file, monkeypatch):
 
 
 def count_calls(calc: MLHamCalculator, monkeypatch) -> list:
+    """The parts each model call computed: ``"energy"`` and/or ``"hamiltonian"`` per call."""
     calls = []
     original = calc.model.predict
 
     def counting(*args, **kwargs):
-        calls.append(1)
+        calls.append(tuple(part for part in ("energy", "hamiltonian") if kwargs.get(part, True)))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(calc.model, "predict", counting)
     return calls
 
 
-def test_one_model_call_per_geometry_fills_every_property(tiny_model_file, monkeypatch):
+def test_only_what_is_asked_is_computed(tiny_model_file, monkeypatch):
+    """Forces alone cost no Hamiltonian; asking for the gap afterwards adds it, once; a geometry asked for
+    everything at once is one model call."""
+    calc = MLHamCalculator(tiny_model_file)
+    calls = count_calls(calc, monkeypatch)
+    atoms = distorted("CH3CHO", seed=5)
+    atoms.calc = calc
+    atoms.get_forces(), atoms.get_potential_energy()
+    assert calls == [("energy",)] and "eigenvalues" not in calc.results
+    assert "excitation_energies" not in calc.results and "orbital_coefficients" not in calc.results
+    calc.get_homo_lumo_gap(), calc.get_eigenvalues(), atoms.get_forces()
+    assert calls == [("energy",), ("hamiltonian",)] and "excitation_energies" not in calc.results
+    calc.get_excitations(), calc.get_orbital_coefficients(), calc.get_overlap()
+    assert len(calls) == 2  # excitations and orbitals come from the stored H'
+    atoms.positions[0, 0] += 0.01
+    calc.calculate(atoms, ["energy", "homo_lumo_gap", "excitation_energies"], ["positions"])
+    assert calls[2:] == [("energy", "hamiltonian")]
+    assert {"energy", "homo_lumo_gap", "excitation_energies"} <= set(calc.results)
+
+
+def test_every_part_once_per_geometry_fills_every_property(tiny_model_file, monkeypatch):
     from ase.dft.bandgap import bandgap
 
     calc = MLHamCalculator(tiny_model_file)
@@ -194,7 +215,7 @@ def test_one_model_call_per_geometry_fills_every_property(tiny_model_file, monke
              if name not in MLHamCalculator.uncertainty_properties + MLHamCalculator.committee_properties]
     results = {name: calc.get_property(name, atoms) for name in names}
     atoms.get_forces(), atoms.get_potential_energy(), calc.get_eigenvalues(), bandgap(calc)
-    assert len(calls) == 1
+    assert calls == [("energy",), ("hamiltonian",)]  # energy first, then the electronic part, once each
 
     assert results["free_energy"] == results["energy"]
     assert results["forces"].shape == (n_atoms, 3)
@@ -234,17 +255,17 @@ def test_one_model_call_per_geometry_fills_every_property(tiny_model_file, monke
     np.testing.assert_allclose(ao_coefficients.T @ overlap @ ao_coefficients, np.eye(n_orbitals), atol=1e-9)
     np.testing.assert_allclose(ao_coefficients.T @ nonorthogonal @ ao_coefficients, np.diag(eigenvalues[0, 0]),
                                atol=1e-8)
-    assert len(calls) == 1
+    assert len(calls) == 2
 
     same = atoms.copy()
     same.calc = calc
     same.get_potential_energy()
-    assert len(calls) == 1  # same geometry: cached
+    assert len(calls) == 2  # same geometry: cached
     atoms.positions[0, 0] += 0.01
     for name in names:
         calc.get_property(name, atoms)
     calc.get_homo_lumo(), bandgap(calc)
-    assert len(calls) == 2
+    assert len(calls) == 4
     with pytest.raises(IndexError, match="one k-point and one spin channel"):
         calc.get_eigenvalues(spin=1)
 

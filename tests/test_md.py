@@ -86,10 +86,13 @@ def test_nve_conserves_energy_and_keeps_the_molecule(tmp_path, monkeypatch):
     calculator = MLHamCalculator()
     calls = []
     predict = calculator.model.predict
-    monkeypatch.setattr(calculator.model, "predict", lambda *a, **k: calls.append(1) or predict(*a, **k))
+    monkeypatch.setattr(calculator.model, "predict",
+                        lambda *a, **k: calls.append((k.get("energy", True), k.get("hamiltonian", True))) or
+                        predict(*a, **k))
     result = run_md(atoms, tmp_path, MDSettings(steps=12, temperature=300, timestep=0.25, nve=True, interval=6),
                     calculator=calculator, stream=stream, plot=False)
-    assert len(calls) == 13  # one model call per geometry, logging included
+    # per geometry the energy part (the dynamics' forces), then the electronic part (the logged gap), once each
+    assert calls == [(True, False), (False, True)] * 13
     assert result.plot is None and not (tmp_path / PLOT_NAME).exists()
     assert "md [" in stream.getvalue()
     total = result.column("total_energy_eV")

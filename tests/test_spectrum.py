@@ -40,7 +40,7 @@ def write_md_folder(folder: Path, steps: int = 3) -> None:
         table = csv.writer(handle)
         table.writerow(CSV_COLUMNS)
         for step in range(steps):
-            table.writerow([step, 0.5 * step] + [0.0] * 7 + [4.0 + 0.1 * step, 0.2])
+            table.writerow([step, 0.5 * step] + [0.0] * 7 + [4.0 + 0.1 * step, 0.2] + [0.0] * 4)
 
 
 def test_broadening_is_normalised_and_has_the_width():
@@ -146,6 +146,6 @@ def test_non_positive_excitations_absorb_nothing():
 
 def test_observables_without_excitations_are_refused(tmp_path):
     path = tmp_path / CSV_NAME
-    path.write_text(",".join(CSV_COLUMNS) + "\n" + ",".join(["0"] * 9 + ["nan", "nan"]) + "\n")
+    path.write_text(",".join(CSV_COLUMNS) + "\n" + ",".join(["0"] * 9 + ["nan"] * 6) + "\n")
     with pytest.raises(ValueError, match="holds no excitations"):
         read_sticks(path)

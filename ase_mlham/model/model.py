@@ -30,17 +30,18 @@ class Prediction:
 
     ``hamiltonian`` is H' in the Löwdin-orthogonal STO-3G basis (PySCF AO
     order), ``orbital_energies`` its ascending eigenvalues, ``nocc`` the number
-    of doubly occupied orbitals. With an energy baseline (GFN2-xTB),
+    of doubly occupied orbitals. What :meth:`MLHamModel.predict` was not asked
+    for is ``None``. With an energy baseline (GFN2-xTB),
     ``energy`` and ``forces`` are the baseline's plus the learned correction
     (``atomic_energies`` sum to the correction alone), ``baseline_energy`` the
     baseline's part, and ``energy_uncertainty`` the correction's LLPR uncertainty.
     """
 
-    energy: torch.Tensor  # ()
-    atomic_energies: torch.Tensor  # (n_atoms,)
-    hamiltonian: torch.Tensor  # (n_ao, n_ao)
-    orbital_energies: torch.Tensor  # (n_ao,)
     nocc: int
+    energy: torch.Tensor | None = None  # ()
+    atomic_energies: torch.Tensor | None = None  # (n_atoms,)
+    hamiltonian: torch.Tensor | None = None  # (n_ao, n_ao)
+    orbital_energies: torch.Tensor | None = None  # (n_ao,)
     forces: torch.Tensor | None = None  # (n_atoms, 3)
     baseline_energy: float | None = None  # eV, the GFN2-xTB part of energy (None without a baseline)
     energy_uncertainty: torch.Tensor | None = None  # () eV, of the learned correction (damped heads only)
@@ -135,15 +136,12 @@ class MLHamModel(nn.Module):
         (no lambda > 0 or pair features), which keeps force evaluation cheap."""
         return self.energy_descriptor.invariants(np.asarray(numbers, dtype=np.int64), positions)
 
-    def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
-        """Energy, H' and orbital energies of one structure (no forces; see :meth:`predict`).
+    def electronic(self, numbers: Sequence[int], positions: torch.Tensor) -> dict:
+        """H', its eigenvalues and (with a committee) the members and uncertainties of one structure.
 
-        Only the energy depends differentiably on ``positions``: forces are
-        ``-dE/dR`` and nothing needs the gradient of H', so its features are
-        computed without building an autograd graph.
-        """
+        Nothing here needs a gradient with respect to positions, so the Hamiltonian's features are
+        computed without an autograd graph."""
         numbers = np.asarray(numbers, dtype=np.int64)
-        species_index = self.species_index(numbers)
         nocc = number_of_occupied_orbitals(numbers)
         with torch.no_grad():
             features = self.features(numbers, positions.detach())
@@ -151,65 +149,80 @@ class MLHamModel(nn.Module):
             inputs = gather_group_inputs(features, block_samples(numbers, pairs))
         layout = block_layout([numbers], [pairs])
         hamiltonian = assemble(self.hamiltonian_head(inputs), layout)[0]
-        orbital_energies = torch.linalg.eigvalsh(hamiltonian)
-        members = orbital_uncertainties = gap_uncertainty = None
+        out = {"hamiltonian": hamiltonian, "orbital_energies": torch.linalg.eigvalsh(hamiltonian)}
         if self.committee is not None:
             with torch.no_grad():
                 scaled = self.hamiltonian_head.scaled_features(inputs)
                 members = hamiltonian.detach() + assemble(self.committee.perturbations(scaled, self.keys), layout)[:, 0]
                 member_energies = torch.linalg.eigvalsh(members)
-                orbital_uncertainties = self.committee.spread(member_energies, "orbital")
                 gaps = member_energies[:, nocc] - member_energies[:, nocc - 1]
-                gap_uncertainty = self.committee.spread(gaps, "gap")
+                out.update(member_hamiltonians=members,
+                           orbital_energy_uncertainties=self.committee.spread(member_energies, "orbital"),
+                           gap_uncertainty=self.committee.spread(gaps, "gap"))
+        return out
+
+    def learned_energy(self, numbers: Sequence[int], positions: torch.Tensor) -> dict:
+        """The energy head's atomic energies (differentiable in ``positions``) and, for a damped head,
+        the energy and per-atom force uncertainties of one structure (the baseline is not included)."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        species_index = self.species_index(numbers)
         energy_invariants = self.energy_features(numbers, positions)
-        atomic_energies = self.energy_head(energy_invariants, species_index)
-        uncertainty = forces_uncertainty = None
+        out = {"atomic_energies": self.energy_head(energy_invariants, species_index)}
         if self.energy_head.damped:
             with torch.no_grad():
                 invariants = energy_invariants.detach()
-                uncertainty = self.energy_head.energy_uncertainty(invariants, species_index)
                 settings = self.settings.energy_descriptor or self.settings.descriptor
-                forces_uncertainty = self.energy_head.force_uncertainties(
+                out["energy_uncertainty"] = self.energy_head.energy_uncertainty(invariants, species_index)
+                out["forces_uncertainty"] = self.energy_head.force_uncertainties(
                     self.energy_head.atomic_uncertainties(invariants, species_index), positions.detach(),
                     settings.cutoff, settings.cutoff_width)
-        return Prediction(
-            energy=atomic_energies.sum(),
-            atomic_energies=atomic_energies,
-            hamiltonian=hamiltonian,
-            orbital_energies=orbital_energies,
-            nocc=nocc,
-            energy_uncertainty=uncertainty,
-            forces_uncertainty=forces_uncertainty,
-            member_hamiltonians=members,
-            orbital_energy_uncertainties=orbital_uncertainties,
-            gap_uncertainty=gap_uncertainty,
-        )
+        return out
+
+    def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
+        """Learned energy, H' and orbital energies of one structure (no forces, no baseline: see
+        :meth:`predict`)."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        energy = self.learned_energy(numbers, positions)
+        return Prediction(energy=energy["atomic_energies"].sum(), nocc=number_of_occupied_orbitals(numbers),
+                          **energy, **self.electronic(numbers, positions))
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
-                forces: bool = True) -> Prediction:
-        """One forward pass, plus forces ``-dE/dR`` by autograd when ``forces``, plus the energy
-        baseline (GFN2-xTB energy and forces) when the model has one.
+                forces: bool = True, energy: bool = True, hamiltonian: bool = True) -> Prediction:
+        """What is asked of one structure: with ``energy``, the energy (the baseline's plus the learned one
+        when the model has a baseline) and, with ``forces``, ``-dE/dR`` (autograd plus tblite's analytic
+        gradient); with ``hamiltonian``, H', its eigenvalues and the committee's uncertainties. Parts not
+        asked for are ``None`` (and cost nothing).
 
         ``positions`` ``(n_atoms, 3)`` Angstrom (array or tensor; copied). The returned
         tensors are detached from the graph (plain results).
         """
+        if not (energy or hamiltonian):
+            raise ValueError("predict needs energy=True or hamiltonian=True")
         if isinstance(positions, torch.Tensor):
             positions = positions.detach().to(self.energy_head.offsets.dtype).clone()
         else:
             positions = torch.tensor(np.array(positions, dtype=np.float64), dtype=self.energy_head.offsets.dtype)
-        positions.requires_grad_(forces)
-        with torch.set_grad_enabled(forces):
-            prediction = self(numbers, positions)
-            if forces:
-                (gradient,) = torch.autograd.grad(prediction.energy, positions)
-                prediction.forces = -gradient
-        for name in ("energy", "atomic_energies", "hamiltonian", "orbital_energies"):
-            setattr(prediction, name, getattr(prediction, name).detach())
-        if self.settings.energy_baseline is not None:
-            energy, baseline_forces = xtb_energy_forces(numbers, positions.detach().cpu().numpy(),
-                                                        self.settings.energy_baseline, self.settings.baseline_accuracy)
-            prediction.baseline_energy = energy
-            prediction.energy = prediction.energy + energy
-            if forces:
-                prediction.forces = prediction.forces + torch.as_tensor(baseline_forces, dtype=prediction.forces.dtype)
-        return prediction
+        numbers = np.asarray(numbers, dtype=np.int64)
+        results: dict = {"nocc": number_of_occupied_orbitals(numbers)}
+        if energy:
+            self.species_index(numbers)  # unknown elements: the same error as without the energy
+            with torch.set_grad_enabled(forces):
+                positions.requires_grad_(forces)
+                learned = self.learned_energy(numbers, positions)
+                total = learned["atomic_energies"].sum()
+                if forces:
+                    (gradient,) = torch.autograd.grad(total, positions)
+                    results["forces"] = -gradient
+            positions = positions.detach()
+            results.update(learned, atomic_energies=learned["atomic_energies"].detach(), energy=total.detach())
+            if self.settings.energy_baseline is not None:
+                baseline_energy, baseline_forces = xtb_energy_forces(
+                    numbers, positions.cpu().numpy(), self.settings.energy_baseline, self.settings.baseline_accuracy)
+                results["baseline_energy"] = baseline_energy
+                results["energy"] = results["energy"] + baseline_energy
+                if forces:
+                    results["forces"] = results["forces"] + torch.as_tensor(baseline_forces, dtype=results["forces"].dtype)
+        if hamiltonian:
+            with torch.no_grad():
+                results.update(self.electronic(numbers, positions))
+        return Prediction(**results)

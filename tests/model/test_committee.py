@@ -76,10 +76,14 @@ def test_one_warning_per_structure_above_a_threshold_and_none_below(model):
     calc = MLHamCalculator(model, n_excitations=0, uncertainty_threshold={"gap": 1e-9, "energy": 1e-9})
     assert calc.uncertainty_threshold == {"gap": 1e-9, "energy": 1e-9}
     atoms.calc = calc
-    with pytest.warns(UncertaintyWarning, match=r"gap sigma .* > 1e-09; energy sigma") as record:
+    with pytest.warns(UncertaintyWarning, match=r"energy sigma .* > 1e-09") as record:
         atoms.get_potential_energy()
-        atoms.get_forces()  # same structure: no second warning
+        atoms.get_forces()
+        calc.get_homo_lumo_gap()  # the gap crosses too, but it is the same structure: no second warning
     assert len(record) == 1
+    assert calc.uncertainty_crossings()[0].startswith("gap sigma")  # both are known now
+    with pytest.warns(UncertaintyWarning, match=r"gap sigma .* > 1e-09; energy sigma"):
+        calc.calculate(atoms.copy(), ["energy", "homo_lumo_gap"], ["positions"])  # a new structure, all at once
     atoms.calc = MLHamCalculator(model, n_excitations=0, uncertainty_threshold={"gap": 1e9})
     with warnings.catch_warnings():
         warnings.simplefilter("error", UncertaintyWarning)
