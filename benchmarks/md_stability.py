@@ -16,8 +16,8 @@ chosen for this benchmark (none reserved, none in data/molecules/molecules.smi).
     OMP_NUM_THREADS=1 python benchmarks/md_stability.py --model ase_mlham/models/default.pt \\
         --json runs/md-stability.json
 
-With ``--dft-frames N`` the old DFT check of the model's run is added: B3LYP/def2-TZVP at N frames
-along it (energies relative to the start, force MAE), at ~1-7 min a frame on one core.
+(The DFT check along a model's own run, ``--dft-frames``, of the version before this one:
+``git show 5bd716a:benchmarks/md_stability.py``.)
 """
 
 from __future__ import annotations
