@@ -182,6 +182,40 @@ def _run_dispersion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_card(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "card", help="write a model card: the model file's data, command, calibration and evaluation tables",
+        description=("Write the JSON card of MODEL (shipped next to a model file): its SHA-256, the training "
+                     "command, data and splits recorded in the file, its uncertainty calibration, and the tables "
+                     "of `mlham evaluate --json` given as NAME=JSON (g2_test, larger, unseen, ...), with the "
+                     "accuracy targets each meets or misses."))
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlham train")
+    parser.add_argument("--evaluation", action="append", default=[], metavar="NAME=JSON",
+                        help="a table written by `mlham evaluate --json` (repeatable)")
+    parser.add_argument("--note", action="append", default=[], help="a free-text note (repeatable)")
+    parser.add_argument("--out", required=True, help="card to write (JSON)")
+    parser.set_defaults(run=_run_card)
+
+
+def _run_card(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ase_mlham.model.card import model_card
+
+    evaluations = {}
+    for entry in args.evaluation:
+        name, sep, path = entry.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--evaluation takes NAME=JSON, got {entry!r}")
+        if not Path(path).is_file():
+            raise ValueError(f"--evaluation {entry}: {path!r} does not exist")
+        evaluations[name] = json.loads(Path(path).read_text())
+    Path(args.out).write_text(json.dumps(model_card(args.model, evaluations, args.note), indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _add_train(subparsers) -> None:
     from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
     from ase_mlham.training.initialise import INIT_TARGETS
@@ -221,6 +255,9 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--energy-ridge-regularisation", type=float, default=defaults.energy_ridge_regularisation,
                         help="relative ridge regularisation of the energy head's closed-form linear term (larger: "
                              "smoother extrapolation, larger errors in distribution; benchmarks/energy_ridge.py)")
+    parser.add_argument("--energy-fit-weight", type=float, default=defaults.energy_fit_weight,
+                        help="closed-form energy fit: weight of a frame's squared energy error (eV^2) against one "
+                             "squared force component ((eV/A)^2)")
     parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
                         help="fraction of each molecule's frames used for early stopping")
     parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
@@ -258,6 +295,7 @@ def _run_train(args: argparse.Namespace) -> int:
         energy_learning_rate=args.energy_learning_rate, final_learning_rate_ratio=args.final_learning_rate_ratio,
         core_weight=args.core_weight, force_weight=args.force_weight, init=args.init,
         ridge_regularisation=args.ridge_regularisation, energy_ridge_regularisation=args.energy_ridge_regularisation,
+        energy_fit_weight=args.energy_fit_weight,
         validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
         patience=args.patience, seed=args.seed)
     model, result = train_from_databases(
@@ -483,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dispersion(subparsers)
     _add_train(subparsers)
     _add_evaluate(subparsers)
+    _add_card(subparsers)
     _add_md(subparsers)
     _add_spectrum(subparsers)
     return parser

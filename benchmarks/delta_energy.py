@@ -34,6 +34,7 @@ from ase_mlham.model.settings import PRESETS
 from ase_mlham.training.calibration import calibrate_energy_head, head_energy_forces
 from ase_mlham.training.initialise import fit_energy_head
 from ase_mlham.training.prepare import frame_inputs, invariant_jacobian
+from ase_mlham.training.run import familiar_sample
 from ase_mlham.training.targets import BaselineCache, DEFAULT_CACHE
 
 
@@ -96,6 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--energy-descriptor", nargs="*", default=[], metavar="NAME=VALUE",
                         help="changes to the preset's energy descriptor, e.g. max_radial=6 lode=True")
     parser.add_argument("--regularisation", type=float, nargs="+", default=[1e-6, 1e-4, 1e-3, 1e-2])
+    parser.add_argument("--energy-weight", type=float, nargs="+", default=[1.0],
+                        help="closed-form fit weights of the energies (TrainingSettings.energy_fit_weight)")
     parser.add_argument("--baseline-cache", default=str(DEFAULT_CACHE))
     args = parser.parse_args(argv)
 
@@ -119,13 +122,13 @@ def main(argv=None) -> int:
         sets["visible"] = inputs(model, args.visible, cache, "visible")
     print(f"{args.preset} {changes or ''}: {model.n_energy_invariants} invariants, {len(train)} training frames; "
           "MAE energy meV/atom / forces eV/A")
-    header = f"{'regularisation':>14} {'tau eV':>7} " + " ".join(
+    header = f"{'regularisation':>14} {'E weight':>8} {'tau eV':>7} " + " ".join(
         f"{name + ' ' + kind:>24}" for name in sets for kind in ("undamped", "damped", "xTB"))
     print(header + f" {'val worst/median F ratio':>28}")
     offsets = element_offsets(train, len(model.species))
-    for regularisation in args.regularisation:
-        fit_energy_head(model, train, regularisation)
-        calibration = calibrate_energy_head(model, sets["validation"])
+    for regularisation, weight in [(r, w) for r in args.regularisation for w in args.energy_weight]:
+        fit_energy_head(model, train, regularisation, energy_weight=weight)
+        calibration = calibrate_energy_head(model, sets["validation"], familiar_sample(train, 0))
         width = calibration["damping_width_eV"]
         cells = []
         for items in sets.values():
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
             model.energy_head.damping_width.fill_(width)
             cells += [undamped, errors(model, items), errors(model, items, offsets)]
         worst, median, name = worst_force_ratio(model, sets["validation"])
-        print(f"{regularisation:>14g} {width:>7g} " + " ".join(f"{e:>13.1f} / {f:>7.3f}" for e, f in cells)
+        print(f"{regularisation:>14g} {weight:>8g} {width:>7g} " + " ".join(f"{e:>13.1f} / {f:>7.3f}" for e, f in cells)
               + f" {worst:>8.2f} ({name}) / {median:.2f}")
     return 0
 

@@ -83,7 +83,7 @@ def fit_energy_standardisation(head: EnergyHead, invariants: torch.Tensor, speci
 
 
 def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisation: float = 1e-10,
-                    jacobian: Callable[[FrameInputs], torch.Tensor] | None = None) -> None:
+                    jacobian: Callable[[FrameInputs], torch.Tensor] | None = None, energy_weight: float = 1.0) -> None:
     """Closed-form start of the energy head from training energies and forces.
 
     Sets, per species, the mean and the single RMS of the invariants, then the
@@ -97,6 +97,9 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
     ``covariance`` (LLPR, :class:`~ase_mlham.model.heads.EnergyHead`).
     ``jacobian(item)``, when given, supplies the Jacobian of a frame that has none
     stored, so that the frames' Jacobians need not all be held at once.
+    ``energy_weight`` weighs each frame's squared energy error (eV^2) against one
+    squared force component ((eV/Angstrom)^2): with 1, the 3 n_atoms force rows of a
+    frame outweigh its single energy row.
     """
     head = model.energy_head
     n_species, n_invariants = head.mean.shape
@@ -117,7 +120,7 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
         columns = torch.cat([torch.arange(s * n_invariants, (s + 1) * n_invariants) for s in present]
                             + [n_weights + torch.tensor(present)])
         for start in range(0, len(group), _FRAMES_PER_UPDATE):
-            rows, targets = zip(*(_least_squares_rows(head, item, present, jacobian)
+            rows, targets = zip(*(_least_squares_rows(head, item, present, jacobian, energy_weight)
                                   for item in group[start:start + _FRAMES_PER_UPDATE]))
             rows, targets = torch.cat(rows), torch.cat(targets)
             normal.index_put_((columns[:, None], columns[None, :]), rows.T @ rows, accumulate=True)
@@ -144,8 +147,8 @@ def fit_energy_head(model: MLHamModel, items: Sequence[FrameInputs], regularisat
 
 
 def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int, ...],
-                        jacobian_of: Callable[[FrameInputs], torch.Tensor] | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+                        jacobian_of: Callable[[FrameInputs], torch.Tensor] | None = None,
+                        energy_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of the energy head's linear least-squares problem for one frame.
 
     Columns: the linear weights of each species in ``present`` (``len(present) * n_invariants``),
@@ -163,8 +166,9 @@ def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int,
     force_rows = torch.cat([-torch.einsum("as,afbx->bxsf", onehot, jacobian).reshape(3 * n_atoms, -1),
                             torch.zeros(3 * n_atoms, len(present), dtype=torch.float64)], dim=1)
     forces = torch.tensor(item.forces, dtype=torch.float64).reshape(-1)
-    targets = torch.cat([torch.tensor([item.energy], dtype=torch.float64), forces])
-    return torch.cat([energy_row[None], force_rows]), targets
+    scale = energy_weight ** 0.5
+    targets = torch.cat([torch.tensor([scale * item.energy], dtype=torch.float64), forces])
+    return torch.cat([scale * energy_row[None], force_rows]), targets
 
 
 def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:

@@ -94,7 +94,7 @@ def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[R
         bar.update(1)
         return invariant_jacobian(model, item)
 
-    fit_energy_head(model, train_items, settings.energy_ridge_regularisation, jacobian)
+    fit_energy_head(model, train_items, settings.energy_ridge_regularisation, jacobian, settings.energy_fit_weight)
     add_jacobians(model, validation_items, "validation", show_progress)
     familiar = familiar_sample(train_items, settings.seed)
     add_jacobians(model, familiar, "training sample", show_progress)
@@ -130,7 +130,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation)
     add_jacobians(model, train_items, "train", show_progress)
     add_jacobians(model, validation_items, "validation", show_progress)
-    fit_energy_head(model, train_items, settings.energy_ridge_regularisation)
+    fit_energy_head(model, train_items, settings.energy_ridge_regularisation, energy_weight=settings.energy_fit_weight)
     calibration_items, familiar = validation_items, familiar_sample(train_items, settings.seed)
     rng = np.random.default_rng(settings.seed)
     train_batches = fixed_batches(train_items, settings.batch_size, settings.core_weight, rng)

@@ -54,6 +54,8 @@ class TrainingSettings:
     # linear term of the energy head (relative): 1e-8 trades 16 meV/molecule in distribution for a
     # 2.3x smaller energy error on larger molecules than 1e-10 (benchmarks/energy_ridge.py, README)
     energy_ridge_regularisation: float = 1e-8
+    # closed-form fit: weight of a frame's squared energy error (eV^2) against one squared force component
+    energy_fit_weight: float = 1.0
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     patience: int = 60
@@ -64,7 +66,7 @@ class TrainingSettings:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("learning_rate", "energy_learning_rate", "final_learning_rate_ratio", "core_weight",
-                     "force_weight", "ridge_regularisation", "energy_ridge_regularisation"):
+                     "force_weight", "ridge_regularisation", "energy_ridge_regularisation", "energy_fit_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("validation_fraction", "test_fraction"):
