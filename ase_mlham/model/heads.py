@@ -201,7 +201,12 @@ class EnergyHead(nn.Module):
         times ``uncertainty_scale**2`` it is eV^2). Zeros for an undamped head."""
         if not self.damped:
             return torch.zeros(len(x), dtype=x.dtype)
-        projected = torch.einsum("af,afg->ag", x, self.covariance[species_index])
+        # species by species: gathering covariance[species_index] would copy an (n_features)^2 matrix per atom
+        projected = torch.zeros_like(x)
+        for s in range(len(self.species)):
+            atoms = torch.nonzero(species_index == s)[:, 0]
+            if len(atoms):
+                projected = projected.index_copy(0, atoms, x[atoms] @ self.covariance[s])
         return (projected * x).sum(1)
 
     def atomic_uncertainties(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
