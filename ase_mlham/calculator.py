@@ -59,6 +59,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from ase_mlham.excitations import STDASettings
+from ase_mlham.model.baseline import XTBBaseline
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
 
@@ -225,6 +226,10 @@ class MLHamCalculator(Calculator):
         self.stda_settings = None if self.n_excitations == 0 else dataclasses.replace(
             stda_settings or STDASettings(), n_states=self.n_excitations)
         self.model = _resolve_model(model, self.device, self.dtype)
+        settings = self.model.settings
+        # restarts each SCC from the previous geometry's wavefunction: MD and optimisation steps are close
+        self._baseline = (XTBBaseline(settings.energy_baseline, settings.baseline_accuracy)
+                          if settings.energy_baseline is not None else None)
         defaults = dict(getattr(self.model, "metadata", {}).get("uncertainty_thresholds") or {})
         if uncertainty_threshold is not None:
             if not isinstance(uncertainty_threshold, dict):
@@ -354,7 +359,7 @@ class MLHamCalculator(Calculator):
         if "energy" in parts or "electronic" in parts:
             positions = torch.tensor(atoms.get_positions(), dtype=self.dtype, device=self.device)
             prediction = self.model.predict(numbers, positions, forces="energy" in parts, energy="energy" in parts,
-                                            hamiltonian="electronic" in parts)
+                                            hamiltonian="electronic" in parts, baseline=self._baseline)
             if "energy" in parts:
                 energy = float(prediction.energy)
                 results.update(energy=energy, free_energy=energy, forces=numpy(prediction.forces))

@@ -8,7 +8,7 @@ the energy. Everything in float64 unless the model is moved with ``.to()``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -187,14 +187,17 @@ class MLHamModel(nn.Module):
                           **energy, **self.electronic(numbers, positions))
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
-                forces: bool = True, energy: bool = True, hamiltonian: bool = True) -> Prediction:
+                forces: bool = True, energy: bool = True, hamiltonian: bool = True,
+                baseline: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]] | None = None) -> Prediction:
         """What is asked of one structure: with ``energy``, the energy (the baseline's plus the learned one
         when the model has a baseline) and, with ``forces``, ``-dE/dR`` (autograd plus tblite's analytic
         gradient); with ``hamiltonian``, H', its eigenvalues and the committee's uncertainties. Parts not
         asked for are ``None`` (and cost nothing).
 
         ``positions`` ``(n_atoms, 3)`` Angstrom (array or tensor; copied). The returned
-        tensors are detached from the graph (plain results).
+        tensors are detached from the graph (plain results). ``baseline(numbers, positions)`` computes
+        the baseline's energy and forces when given (e.g. a :class:`~ase_mlham.model.baseline.XTBBaseline`
+        that restarts from the previous geometry); by default a fresh :func:`xtb_energy_forces`.
         """
         if not (energy or hamiltonian):
             raise ValueError("predict needs energy=True or hamiltonian=True")
@@ -216,8 +219,11 @@ class MLHamModel(nn.Module):
             positions = positions.detach()
             results.update(learned, atomic_energies=learned["atomic_energies"].detach(), energy=total.detach())
             if self.settings.energy_baseline is not None:
-                baseline_energy, baseline_forces = xtb_energy_forces(
-                    numbers, positions.cpu().numpy(), self.settings.energy_baseline, self.settings.baseline_accuracy)
+                if baseline is None:
+                    baseline_energy, baseline_forces = xtb_energy_forces(
+                        numbers, positions.cpu().numpy(), self.settings.energy_baseline, self.settings.baseline_accuracy)
+                else:
+                    baseline_energy, baseline_forces = baseline(numbers, positions.cpu().numpy())
                 results["baseline_energy"] = baseline_energy
                 results["energy"] = results["energy"] + baseline_energy
                 if forces:
