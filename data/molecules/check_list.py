@@ -9,7 +9,8 @@ Checks, per molecule: RDKit parses and sanitises it (valence), only H/C/N/O, neu
 (no radical electrons, even electron count), 2-12 heavy atoms; across the list: no duplicate canonical
 SMILES or name, no reserved molecule of the data issue (canonical SMILES, and the bonding graph that
 the stop hook compares), no molecule whose bonding graph is already in the project's databases
-(``../shared/data/*.db``, ``data/*.db.xz``, frame 0 of each molecule). Exits 1 on any problem.
+(``../shared/data/*.db``, ``data/*.db.xz``, every row but those of the list's own molecules, generated
+from it). Exits 1 on any problem.
 
 ``--assign`` turns the hand-curated ``candidates.txt`` (``SMILES name group``) into ``molecules.smi``
 (``SMILES name split group``): the splits by molecule, fixed before any training, then the
@@ -136,8 +137,9 @@ def geometry_fingerprint(numbers, positions) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def database_fingerprints() -> dict[tuple[str, ...], str]:
-    """Bonding graphs of frame 0 of every molecule in the project's databases -> 'file: molecule'."""
+def database_fingerprints(own: set[str] = frozenset()) -> dict[tuple[str, ...], str]:
+    """Bonding graphs of every molecule in the project's databases -> 'file: molecule', leaving out the
+    molecules named in ``own`` (the list's own molecules, generated from it)."""
     paths = sorted(glob.glob(os.path.join(REPOSITORY, "..", "shared", "data", "*.db")))
     paths += sorted(glob.glob(os.path.join(REPOSITORY, "data", "*.db.xz")))
     found = {}
@@ -154,6 +156,8 @@ def database_fingerprints() -> dict[tuple[str, ...], str]:
                 z = struct.unpack(f"{len(numbers) // 4}i", numbers)
                 p = struct.unpack(f"{len(positions) // 8}d", positions)
                 name = kvp.split('"molecule": "')[1].split('"')[0] if '"molecule"' in kvp else "?"
+                if name in own:
+                    continue
                 key = geometry_fingerprint(z, [p[3 * k:3 * k + 3] for k in range(len(z))])
                 found.setdefault(key, f"{os.path.basename(path)}: {name}")
         finally:
@@ -182,7 +186,7 @@ def check(rows: list[tuple[str, str]]) -> tuple[list[str], dict]:
     problems, mols, seen_smiles, seen_names = [], {}, {}, set()
     reserved_smiles = {Chem.CanonSmiles(s): name for name, s in RESERVED.items()}
     reserved_graphs = {graph_fingerprint(Chem.MolFromSmiles(s)): name for name, s in RESERVED.items()}
-    existing = database_fingerprints()
+    existing = database_fingerprints({name for _, name in rows})
     for smiles, name in rows:
         mol = Chem.MolFromSmiles(smiles)
         if mol is None:
