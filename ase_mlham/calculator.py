@@ -184,9 +184,9 @@ class MLHamCalculator(Calculator):
     standard results; log the orbital quantities separately (see :mod:`ase_mlham.md`).
 
     Inputs are checked before the model runs: unknown elements, charged
-    (``atoms.info["charge"]``) or open-shell molecules (odd electron count,
+    (``atoms.info["charge"]``, initial charges) or open-shell molecules (odd electron count,
     ``atoms.info["spin"]``, initial magnetic moments), periodic cells, atoms
-    closer than 0.5 Angstrom, NaN/inf positions and empty Atoms raise
+    closer than 0.6 Angstrom, NaN/inf positions and empty Atoms raise
     ``ValueError``.
     """
 

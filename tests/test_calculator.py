@@ -367,11 +367,14 @@ def charged(charge=None, spin=None):
     (molecule("CH3"), r"charge 0 and spin 1.0 requested"),  # G2's radical carries a magnetic moment
     (Atoms("H2O", positions=molecule("H2O").positions, cell=[10, 10, 10], pbc=True),
      r"periodic boundary conditions \[True, True, True\] are not supported"),
-    (Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.3]]), r"0\.300 A apart, closer than the physical minimum"),
+    (Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.3]]), r"0\.300 A apart, closer than the physical minimum 0\.6 A"),
+    (Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.55]]), r"0\.550 A apart, closer than the physical minimum"),
+    (Atoms("H2O", positions=molecule("H2O").positions, charges=[-1, 0, 0]),
+     r"initial charges \(Atoms.get_initial_charges\(\)\) sum to -1; only neutral"),
     (Atoms("H2", positions=[[0, 0, 0], [0, 0, np.nan]]), "positions contain NaN or inf"),
     (Atoms("H2", positions=[[0, 0, 0], [0, 0, np.inf]]), "positions contain NaN or inf"),
     (Atoms(), "no atoms"),
-], ids=["sulfur", "silicon", "charge", "spin", "magmoms", "odd", "radical", "pbc", "close", "nan", "inf", "empty"])
+], ids=["sulfur", "silicon", "charge", "spin", "magmoms", "odd", "radical", "pbc", "close", "close-0.55", "initial-charges", "nan", "inf", "empty"])
 def test_bad_molecules_raise(calc, atoms, match):
     check_raises(calc, atoms, match)
     # a valid molecule afterwards works (the failure left no stale state)

@@ -228,7 +228,7 @@ def test_pairs_are_generated_as_one_molecule(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--pair", "H2O", "H2O", "far"], "GAP must be a distance in Angstrom"),
-    (["--pair", "H2O", "H2O", "0.2"], "gap must be a distance above 0.5 A"),
+    (["--pair", "H2O", "H2O", "0.2"], "gap must be a distance above 0.6 A"),
     ([], "give at least one MOLECULE, --pair or --list"),
 ])
 def test_bad_pairs_write_nothing(tmp_path, args, message):

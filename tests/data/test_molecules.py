@@ -92,7 +92,7 @@ def test_molecule_pair_has_the_requested_gap_and_rigid_parts():
     assert np.array_equal(molecule_pair(first, second, 6.5, seed=3).atoms.positions, pair.atoms.positions)
     other = molecule_pair(first, second, 6.5, seed=4).atoms.positions
     assert not np.allclose(other, pair.atoms.positions)
-    with pytest.raises(ValueError, match="gap must be a distance above 0.5 A"):
+    with pytest.raises(ValueError, match="gap must be a distance above 0.6 A"):
         molecule_pair(first, second, 0.3)
 
 
