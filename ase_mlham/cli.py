@@ -305,14 +305,10 @@ def _run_train(args: argparse.Namespace) -> int:
         baseline_cache=BaselineCache(args.baseline_cache))
     if result is None:
         from ase_mlham.model.io import model_metadata
+        from ase_mlham.training.calibration import describe_energy_calibration
 
-        message = f"wrote {args.out}: energy head fitted on the Hamiltonian of {args.hamiltonian_from}"
-        calibration = model_metadata(args.out).get("energy_calibration")
-        if calibration:
-            best = min(calibration["damping_widths"], key=lambda row: row["score"])
-            message += (f"; validation energy {best['energy_mae_eV_per_atom'] * 1000:.1f} meV/atom, forces "
-                        f"{best['forces_mae_eV_per_A'] * 1000:.1f} meV/A at damping width {best['damping_width_eV']} eV")
-        print(message)
+        print(f"wrote {args.out}: energy head fitted on the Hamiltonian of {args.hamiltonian_from}"
+              + describe_energy_calibration(model_metadata(args.out).get("energy_calibration")))
         return 0
     v = result.validation
     print(f"wrote {args.out}: {result.epochs_run} epochs; validation MAE gap {v['gap_mae']:.3f} eV, "

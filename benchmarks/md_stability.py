@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=300.0, help="Langevin temperature, K")
     parser.add_argument("--fmax", type=float, default=0.05, help="BFGS force threshold, eV/A")
     parser.add_argument("--seed", type=int, default=0, help="seed of velocities and thermostat")
-    parser.add_argument("--no-xtb", action="store_true", help="the model only, not GFN2-xTB beside it")
+    parser.add_argument("--calculators", nargs="+", choices=("model", "GFN2-xTB"), default=["model", "GFN2-xTB"],
+                        help="which to run (the model, GFN2-xTB alone, or both side by side)")
     parser.add_argument("--json", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
@@ -153,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     from ase_mlham.data.molecules import resolve_structure
     from ase_mlham.data.sampling import relax_structure
 
-    calculators = {"model": MLHamCalculator(args.model, n_excitations=0)}
-    if not args.no_xtb:
+    calculators = {}
+    if "model" in args.calculators:
+        calculators["model"] = MLHamCalculator(args.model, n_excitations=0)
+    if "GFN2-xTB" in args.calculators:
         calculators["GFN2-xTB"] = xtb_calculator()
     names = args.molecules or [*FAILED_BEFORE, *DRUG_LIKE]
     print(f"Langevin {args.temperature:g} K, {args.steps} x {args.timestep:g} fs, and BFGS to {args.fmax} eV/A, "

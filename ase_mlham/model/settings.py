@@ -157,4 +157,4 @@ PRESETS: dict[str, ModelSettings] = {
 }
 
 #: The preset of the shipped default model, and ``mlham train``'s.
-DEFAULT_PRESET = "neutral-lode"
+DEFAULT_PRESET = "delta-xtb"

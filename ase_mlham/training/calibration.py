@@ -121,3 +121,18 @@ def default_thresholds(model: MLHamModel, frames: Sequence) -> dict[str, float]:
         if prediction.gap_uncertainty is not None:
             values["gap"].append(float(prediction.gap_uncertainty))
     return {name: float(np.quantile(found, THRESHOLD_QUANTILE)) for name, found in values.items() if found}
+
+
+def describe_energy_calibration(calibration: dict | None) -> str:
+    """One clause for ``mlham train``'s last line: the validation errors at the damping width
+    :func:`calibrate_energy_head` chose (``""`` without a calibration).
+
+    The chosen width is the best validation score among those that pass the training-frame guard, not
+    necessarily the best score of all, so the row is looked up by width.
+    """
+    if not calibration:
+        return ""
+    chosen = next(row for row in calibration["damping_widths"]
+                  if row["damping_width_eV"] == calibration["damping_width_eV"])
+    return (f"; validation energy {chosen['energy_mae_eV_per_atom'] * 1000:.1f} meV/atom, forces "
+            f"{chosen['forces_mae_eV_per_A'] * 1000:.1f} meV/A at damping width {chosen['damping_width_eV']} eV")

@@ -232,6 +232,17 @@ def test_energy_correction_on_a_kept_hamiltonian_with_validation_molecules(g2_db
     assert set(evaluation["uncertainty"]) == {"energy", "forces", "gap", "orbital"}
 
 
+def test_the_train_message_reports_the_damping_width_calibration_chose():
+    """The guard can refuse the width of the best validation score: the message names the chosen one."""
+    from ase_mlham.training.calibration import describe_energy_calibration
+
+    rows = [{"damping_width_eV": width, "energy_mae_eV_per_atom": energy, "forces_mae_eV_per_A": 0.1, "score": score}
+            for width, energy, score in ((1.0, 0.0273, 0.145), (0.3, 0.0227, 0.137))]
+    message = describe_energy_calibration({"damping_width_eV": 1.0, "damping_widths": rows})
+    assert message == "; validation energy 27.3 meV/atom, forces 100.0 meV/A at damping width 1.0 eV"
+    assert describe_energy_calibration(None) == ""
+
+
 def test_a_kept_hamiltonian_needs_a_matching_descriptor_and_no_mlp(g2_db, tmp_path):
     from ase_mlham.model.io import save_model
     from ase_mlham.training.run import train_from_databases
