@@ -405,8 +405,14 @@ def test_model_file_errors(tmp_path, monkeypatch):
         MLHamCalculator(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a model at all")
-    with pytest.raises(ModelFileError, match="corrupt or not a model file"):
+    with pytest.raises(ModelFileError, match=r"corrupt\.pt' is not a PyTorch archive written by `mlham train` "
+                                             r"\(corrupt, truncated or another kind of file; \w+\)$"):
         MLHamCalculator(corrupt)
+    text = tmp_path / "text.pt"
+    text.write_text("hello\n")
+    with pytest.raises(ModelFileError, match="is not a PyTorch archive") as error:
+        MLHamCalculator(text)
+    assert "weights_only" not in str(error.value) and ": 101" not in str(error.value)
     monkeypatch.setattr(calculator_module, "DEFAULT_MODEL_PATH", tmp_path / "models" / "default.pt")
     with pytest.raises(FileNotFoundError, match="default model is missing from this installation"):
         MLHamCalculator()

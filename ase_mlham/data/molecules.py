@@ -16,6 +16,10 @@ from ase import Atoms
 
 from ase_mlham.basis import check_supported
 
+#: Suffixes of structure files (``ase.io`` formats) that mark a missing path as a file, not a SMILES.
+STRUCTURE_FILE_SUFFIXES = (".xyz", ".extxyz", ".pdb", ".cif", ".traj", ".json", ".mol", ".sdf", ".xsf", ".gen",
+                           ".vasp", ".db")
+
 #: Closest approach accepted between two atoms, Angstrom. No model trained on molecules describes atoms
 #: this close (at 0.55 A the first one gave +34 eV and 325 eV/A); H2's bond (0.74 A) vibrates by 0.04 A
 #: (rms at 700 K), so 0.6 keeps every thermal H2 frame.
@@ -73,6 +77,10 @@ def resolve_structure(spec: str, name: str | None = None, seed: int = 0) -> Star
         except Exception as err:  # ase.io raises many types for malformed files
             raise ValueError(f"could not read structure file {spec!r}: {err}") from err
         structure = StartingStructure(name or path.stem, atoms)
+    elif path.suffix.lower() in STRUCTURE_FILE_SUFFIXES or (len(path.parts) > 1 and path.parent.is_dir()):
+        # a path, not a SMILES ('/' is also SMILES bond stereo, but no SMILES ends in .xyz or starts with an
+        # existing directory): say the file is missing rather than that it is an invalid SMILES
+        raise FileNotFoundError(f"structure file {spec!r} does not exist")
     elif spec.startswith("smiles:"):
         smiles = spec[len("smiles:"):]
         structure = StartingStructure(name or smiles, atoms_from_smiles(smiles, seed), smiles)

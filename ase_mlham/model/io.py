@@ -70,7 +70,10 @@ def read_model_file(path: str | os.PathLike) -> dict:
     try:
         contents = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors all mean the same here
-        raise ModelFileError(f"model file {str(path)!r} is corrupt or not a model file: {err}") from None
+        # torch's own text (e.g. ": 101" for a text file, or advice to set weights_only=False, which would
+        # run arbitrary code from the file) helps nobody: name the file and what it should be
+        raise ModelFileError(f"model file {str(path)!r} is not a PyTorch archive written by `mlham train` "
+                             f"(corrupt, truncated or another kind of file; {type(err).__name__})") from None
     if not isinstance(contents, dict) or contents.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{str(path)!r} is not an ase-mlham model file")
     version = contents.get("format_version")

@@ -53,6 +53,17 @@ def test_unknown_name():
         resolve_structure("unobtainium")
 
 
+def test_a_missing_structure_file_is_reported_as_missing_not_as_a_smiles(tmp_path):
+    for spec in (str(tmp_path / "aspirin.xyz"), "missing.xyz", str(tmp_path / "no-suffix")):
+        with pytest.raises(FileNotFoundError, match=f"structure file '{spec}' does not exist"):
+            resolve_structure(spec)
+
+
+def test_smiles_with_bond_stereo_is_not_taken_for_a_path():
+    pytest.importorskip("rdkit")
+    assert resolve_structure("C/C=C/C", seed=1).atoms.get_chemical_formula() == "C4H8"
+
+
 @pytest.mark.parametrize(
     "atoms, message",
     [

@@ -148,9 +148,14 @@ class Launcher:
         self.processes.append(process)
         return process
 
+    @staticmethod
+    def command(name: str) -> str | None:
+        """A console script's path (see :func:`command`)."""
+        return command(name)
+
     def ipi(self, input_xml: str, name: str = "ipi") -> subprocess.Popen:
         (self.folder / f"{name}.xml").write_text(input_xml)
-        return self.start(name, [shutil.which("i-pi"), f"{name}.xml"])
+        return self.start(name, [command("i-pi"), f"{name}.xml"])
 
     def driver(self, name: str, *arguments: str) -> subprocess.Popen:
         """``mlham-ipi`` (run as ``python -m ipi_driver.cli``, the same ``main``)."""
@@ -168,11 +173,20 @@ class Launcher:
             path.unlink(missing_ok=True)
 
 
+def command(name: str) -> str | None:
+    """The path of console script ``name``: next to ``sys.executable`` (the environment running the tests,
+    activated or not), else on ``PATH``."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
 @pytest.fixture
 def launcher(tmp_path: Path):
     """A :class:`Launcher` in the test's folder; kills its processes even when the test fails."""
-    if shutil.which("i-pi") is None or shutil.which("i-pi-py_driver") is None:
-        pytest.skip("the i-pi and i-pi-py_driver commands are not on PATH")
+    if command("i-pi") is None or command("i-pi-py_driver") is None:
+        pytest.skip("the i-pi and i-pi-py_driver commands are neither beside sys.executable nor on PATH")
     launcher = Launcher(tmp_path)
     try:
         yield launcher

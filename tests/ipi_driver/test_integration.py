@@ -79,8 +79,8 @@ def test_ipi_py_driver_custom_pes(launcher, tiny_model: Path, water_xyz: Path) -
     ipi = launcher.ipi(launcher.ipi_input("custom", 4, launcher.unix_socket_xml(address)))
     # i-PI's client does not retry: wait for the socket
     launcher.wait_for(lambda: Path(f"/tmp/ipi_{address}").exists(), 30, "i-PI's socket", [ipi])
-    driver = launcher.start("pydriver", ["i-pi-py_driver", "-m", "custom", "-P", str(PES_FILE), "-u", "-a", address,
-                                         "-o", f"template=init.xyz,model={tiny_model}"])
+    driver = launcher.start("pydriver", [launcher.command("i-pi-py_driver"), "-m", "custom", "-P", str(PES_FILE),
+                                         "-u", "-a", address, "-o", f"template=init.xyz,model={tiny_model}"])
     assert ipi.wait(timeout=120) == 0, launcher.log("ipi")
     assert driver.wait(timeout=10) == 0, launcher.log("pydriver")
     _check_outputs(launcher.folder, "custom", tiny_model, 4, 1)
@@ -144,8 +144,8 @@ def test_malformed_option_fails_before_connecting(launcher, tiny_model: Path, wa
     """A bad ``-o`` (i-PI's client) or a missing model (``mlham-ipi``): clear error, no connection."""
     address = launcher.unix_address()
     with _listener(address) as listener:
-        pydriver = launcher.start("pydriver", ["i-pi-py_driver", "-m", "custom", "-P", str(PES_FILE), "-u", "-a",
-                                               address, "-o", f"template=init.xyz,model={tiny_model},temprature=300"])
+        pydriver = launcher.start("pydriver", [launcher.command("i-pi-py_driver"), "-m", "custom", "-P",
+                                               str(PES_FILE), "-u", "-a", address, "-o", f"template=init.xyz,model={tiny_model},temprature=300"])
         driver = launcher.driver("driver", "--unix", "--address", address, "--template", "init.xyz",
                                  "--model", "missing.pt")
         assert pydriver.wait(timeout=60) != 0
