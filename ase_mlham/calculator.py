@@ -111,13 +111,16 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
 
 
 #: The parts of a calculation and the results each gives; a call computes only the parts its properties
-#: need (orbitals and excitations need the electronic part), each at most once per geometry.
+#: need (orbitals and excitations need the electronic part, excitation uncertainties the excitations), each at
+#: most once per geometry. The excitations' uncertainties are a part of their own: they repeat sTDA for every
+#: member of the committee, which would make every step with excitations several times dearer.
 PARTS = {
     "energy": ("energy", "free_energy", "forces", "energies", "energy_uncertainty", "forces_uncertainty"),
     "electronic": ("eigenvalues", "fermi_level", "homo_lumo_gap", "hamiltonian", "orbital_energy_uncertainties",
                    "gap_uncertainty"),
     "orbitals": ("overlap", "orbital_coefficients"),
-    "excitations": ("excitation_energies", "oscillator_strengths", "excitation_energy_uncertainties"),
+    "excitations": ("excitation_energies", "oscillator_strengths"),
+    "excitation_uncertainties": ("excitation_energy_uncertainties",),
 }
 
 
@@ -170,7 +173,7 @@ class MLHamCalculator(Calculator):
     (models with an energy baseline: the calibrated LLPR uncertainty of the learned correction, and a
     calibrated per-atom proxy built from it), ``orbital_energy_uncertainties`` ``(n_orbitals,)`` eV,
     ``gap_uncertainty`` eV and, with excitations, ``excitation_energy_uncertainties`` ``(n,)`` eV
-    (models with a committee of Hamiltonians: the calibrated spread of its members, see
+    (computed only when asked for: sTDA for every member; models with a committee of Hamiltonians: the calibrated spread of its members, see
     :mod:`ase_mlham.model.committee`), ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
     ``fermi_level`` (eV, midpoint of HOMO and LUMO), ``homo_lumo_gap`` (eV), and
     the non-standard ``hamiltonian`` (H' in the Löwdin-orthogonal basis, eV,
@@ -316,6 +319,8 @@ class MLHamCalculator(Calculator):
             self.reset()
         Calculator.calculate(self, atoms, properties, system_changes)
         wanted = {part for name in properties for part, names in PARTS.items() if name in names}
+        if "excitation_uncertainties" in wanted:
+            wanted.add("excitations")
         if wanted & {"orbitals", "excitations"}:
             wanted.add("electronic")
         try:
@@ -377,7 +382,7 @@ class MLHamCalculator(Calculator):
                 if prediction.gap_uncertainty is not None:
                     results.update(orbital_energy_uncertainties=numpy(prediction.orbital_energy_uncertainties),
                                    gap_uncertainty=float(prediction.gap_uncertainty))
-        if "orbitals" in parts or "excitations" in parts:
+        if {"orbitals", "excitations", "excitation_uncertainties"} & set(parts):
             prediction, positions = self._electronic
             if self._orbitals is None:  # one eigendecomposition per geometry, shared by both
                 hamiltonian = prediction.hamiltonian.detach().to(torch.float64)
@@ -393,9 +398,11 @@ class MLHamCalculator(Calculator):
                                               positions, prediction.nocc, self.stda_settings)
                 results.update(excitation_energies=numpy(states.energies),
                                oscillator_strengths=numpy(states.oscillator_strengths))
-                if prediction.member_hamiltonians is not None:
-                    results["excitation_energy_uncertainties"] = self._excitation_uncertainties(
-                        prediction, numbers, positions, len(states.energies))
+            if ("excitation_uncertainties" in parts and self.stda_settings is not None
+                    and prediction.member_hamiltonians is not None):
+                n_states = len(results.get("excitation_energies", self.results.get("excitation_energies", ())))
+                results["excitation_energy_uncertainties"] = self._excitation_uncertainties(
+                    prediction, numbers, positions, n_states)
         return results
 
     def _excitation_uncertainties(self, prediction, numbers, positions, n_states: int) -> np.ndarray:

@@ -282,7 +282,9 @@ def run_md(atoms: Atoms, out_dir: str | Path, settings: MDSettings = MDSettings(
         def uncertainties() -> list[float]:
             """Energy, largest force, gap and S1 uncertainty of the current step; NaN where the model has none."""
             results = calculator.results
-            s1 = results.get("excitation_energy_uncertainties")
+            s1 = None
+            if with_excitations and calculator.model.committee is not None:  # asked for: sTDA per member
+                s1 = calculator.get_property("excitation_energy_uncertainties", system)
             values = [results.get("energy_uncertainty"), results.get("forces_uncertainty"),
                       results.get("gap_uncertainty"), None if s1 is None or not len(s1) else s1[0]]
             return [float("nan") if value is None else float(np.max(value)) for value in values]

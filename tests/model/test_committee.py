@@ -71,6 +71,27 @@ def test_names_shapes_and_units_of_the_uncertainty_results(model):
         plain.get_property("gap_uncertainty", atoms)
 
 
+def test_excitation_uncertainties_only_when_asked_for(model, monkeypatch):
+    """sTDA for every committee member is the dear part of a step with excitations: not done for the
+    excitation energies alone, done (once per geometry) when their uncertainties are asked for."""
+    atoms = distorted("C2H4")
+    calc = MLHamCalculator(model, n_excitations=3)
+    atoms.calc = calc
+    calls = []
+    original = MLHamCalculator._excitation_uncertainties
+    monkeypatch.setattr(MLHamCalculator, "_excitation_uncertainties",
+                        lambda self, *args: calls.append(1) or original(self, *args))
+    energies = calc.get_property("excitation_energies", atoms)
+    assert calls == [] and "excitation_energy_uncertainties" not in calc.results
+    sigma = calc.get_property("excitation_energy_uncertainties", atoms)
+    calc.get_property("excitation_energy_uncertainties", atoms)
+    assert calls == [1] and sigma.shape == energies.shape == (3,)
+    np.testing.assert_array_equal(calc.get_property("excitation_energies", atoms), energies)
+    fresh = MLHamCalculator(model, n_excitations=3)  # asked first: the excitations come with it
+    np.testing.assert_allclose(fresh.get_property("excitation_energy_uncertainties", atoms), sigma, rtol=1e-12)
+    np.testing.assert_allclose(fresh.results["excitation_energies"], energies, rtol=1e-12)
+
+
 def test_one_warning_per_structure_above_a_threshold_and_none_below(model):
     atoms = distorted("H2CO")
     calc = MLHamCalculator(model, n_excitations=0, uncertainty_threshold={"gap": 1e-9, "energy": 1e-9})
