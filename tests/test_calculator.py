@@ -111,10 +111,10 @@ def test_two_distant_copies_are_independent(calc):
     reference = evaluate(calc, single)
     pair = evaluate(calc, single + other)
     union = np.sort(np.concatenate([reference["eigenvalues"], reference["eigenvalues"]]))
-    np.testing.assert_allclose(pair["eigenvalues"], union, atol=1e-3)
-    assert pair["energy"] == pytest.approx(2 * reference["energy"], abs=1e-6)
-    np.testing.assert_allclose(pair["forces"][:len(single)], reference["forces"], atol=1e-6)
-    assert pair["gap"] == pytest.approx(reference["gap"], abs=1e-3)
+    np.testing.assert_allclose(pair["eigenvalues"], union, atol=1e-9)
+    assert pair["energy"] == pytest.approx(2 * reference["energy"], abs=1e-8)
+    np.testing.assert_allclose(pair["forces"][:len(single)], reference["forces"], atol=1e-8)
+    assert pair["gap"] == pytest.approx(reference["gap"], abs=1e-9)
 
 
 def test_excitations_are_stda_of_the_reported_hamiltonian_and_invariant(tiny_model_file):

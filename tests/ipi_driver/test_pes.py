@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ase.build import molecule
 
 pytest.importorskip("ipi", reason="i-PI is not installed (pip install ipi)")
@@ -81,8 +81,6 @@ def test_extras_content(driver: MLHamDriver) -> None:
 
 def test_excitations_follow_the_calculator(tiny_model: Path, water_xyz: Path) -> None:
     """``n_excitations=k``: k sTDA states (eV) and oscillator strengths; ``0``: none in the extras."""
-    if "n_excitations" not in inspect.signature(MLHamCalculator).parameters:
-        pytest.skip("this MLHamCalculator has no excited states")
     positions = _bohr(molecule("H2O").positions)
     driver = MLHamDriver(template=str(water_xyz), model=str(tiny_model), n_excitations=3)
     data = json.loads(driver.compute_structure(np.eye(3), positions)[3])
@@ -142,15 +140,19 @@ def test_positional_options_rejected(water_xyz: Path) -> None:
         MLHamDriver("init.xyz")
 
 
-def test_default_model_is_the_shipped_one(water_xyz: Path) -> None:
-    """Without ``model=`` the driver asks the calculator for the shipped default model."""
-    from ase_mlham.calculator import DEFAULT_MODEL_PATH
+def test_default_model_is_the_shipped_one(water_xyz: Path, monkeypatch, tmp_path: Path) -> None:
+    """Without ``model=`` the driver asks the calculator for the shipped default model (the file in the
+    package, bit for bit), and says so clearly when an installation lacks it."""
+    import ase_mlham.calculator as calculator_module
+    from ase_mlham.model.io import load_model
 
-    if DEFAULT_MODEL_PATH.is_file():
-        assert MLHamDriver(template=str(water_xyz)).calculator.model is not None
-    else:
-        with pytest.raises(FileNotFoundError, match="default model is missing"):
-            MLHamDriver(template=str(water_xyz))
+    driver = MLHamDriver(template=str(water_xyz))
+    shipped = load_model(calculator_module.DEFAULT_MODEL_PATH)
+    for name, tensor in shipped.state_dict().items():
+        assert torch.equal(driver.calculator.model.state_dict()[name], tensor), name
+    monkeypatch.setattr(calculator_module, "DEFAULT_MODEL_PATH", tmp_path / "models" / "default.pt")
+    with pytest.raises(FileNotFoundError, match="default model is missing"):
+        MLHamDriver(template=str(water_xyz))
 
 
 def test_pes_file_is_loadable_by_path() -> None:
