@@ -357,7 +357,11 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if not frames:
             raise ValueError(f"{args.model} records no held-out test frames of {args.database}")
     evaluation = evaluate(model, frames, baselines=not args.no_baselines, show_progress=not args.quiet)
-    title = (f"{Path(args.model).name} on {Path(args.database).name}: {len(frames)} frames ({choice}), "
+    unseen = unseen_molecules(model, frames)
+    seen_text = "" if unseen is None else (
+        "; unseen molecules (none trained on)" if len(unseen) == len({f.molecule for f in frames})
+        else f"; {len(unseen)} of {len({f.molecule for f in frames})} molecules never trained on")
+    title = (f"{Path(args.model).name} on {Path(args.database).name}: {len(frames)} frames ({choice}){seen_text}, "
              f"errors vs the reference")
     print(evaluation.table(title))
     print()
@@ -373,9 +377,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.model} gives no uncertainties: no calibration plot")
         calibration_plot(evaluation.uncertainty, args.uncertainty_plot, title=title)
     if args.json:
-        Path(args.json).write_text(json.dumps({"frames": choice, "n_frames": len(frames), **evaluation.to_dict()},
-                                              indent=1))
+        Path(args.json).write_text(json.dumps({"frames": choice, "n_frames": len(frames), "unseen_molecules": unseen,
+                                               **evaluation.to_dict()}, indent=1))
     return 0
+
+
+def unseen_molecules(model, frames) -> list[str] | None:
+    """The molecules of ``frames`` that ``model`` never trained on (sorted names; ``None`` when the model does
+    not record its training molecules)."""
+    trained = model.metadata.get("molecules")
+    if trained is None:
+        return None
+    return sorted({frame.molecule for frame in frames} - set(trained))
 
 
 def _add_md(subparsers) -> None:

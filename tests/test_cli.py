@@ -33,3 +33,27 @@ def test_train_ridge_flags_reach_the_settings(tmp_path, flag, name):
     result = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "train", str(tmp_path / "missing.db"),
                              "--out", str(tmp_path / "m.pt"), flag, "0"], capture_output=True, text=True)
     assert result.returncode != 0 and f"{name} must be positive" in result.stderr
+
+
+def test_evaluate_names_the_molecules_the_model_never_trained_on(g2_db, tmp_path, capsys):
+    """The issue's "unseen molecules": read from the training molecules the model file records."""
+    import json
+
+    from ase.db import connect
+
+    from ase_mlham.cli import main
+    from ase_mlham.model.io import save_model
+    from ase_mlham.model.testing import random_tiny_model
+
+    save_model(random_tiny_model(), tmp_path / "tiny.pt", {"molecules": ["H2O"], "databases": []})
+    source, target = connect(str(g2_db)), connect(str(tmp_path / "mixed.db"), use_lock_file=False)
+    for name in ("H2O", "NH3"):
+        for row in source.select(molecule=name, limit=1):
+            target.write(row.toatoms(), key_value_pairs=row.key_value_pairs, data=row.data)
+    arguments = ["evaluate", str(tmp_path / "tiny.pt"), str(tmp_path / "mixed.db"), "--no-baselines", "--quiet"]
+    assert main([*arguments, "--json", str(tmp_path / "mixed.json")]) == 0
+    assert "mixed.db: 2 frames (all); 1 of 2 molecules never trained on, errors" in capsys.readouterr().out
+    assert json.loads((tmp_path / "mixed.json").read_text())["unseen_molecules"] == ["NH3"]
+    target.delete([row.id for row in target.select(molecule="H2O")])
+    assert main(arguments) == 0
+    assert "1 frames (all); unseen molecules (none trained on), errors" in capsys.readouterr().out
