@@ -141,7 +141,7 @@ PRESETS: dict[str, ModelSettings] = {
         descriptor=_LOCAL_DESCRIPTOR,
         gate_channels=4, energy_hidden=(64, 64),
         energy_descriptor=dataclasses.replace(_ENERGY_DESCRIPTOR, lode=False)),
-    # the shipped model's (v13): neutral-lode's Hamiltonian; energy = GFN2-xTB + a linear correction on local
+    # the shipped model's (v13, v14): neutral-lode's Hamiltonian; energy = GFN2-xTB + a linear correction on local
     # invariants (4 radial, l <= 3, no LODE: xTB carries the long range), trained on B3LYP-D4 minus GFN2-xTB
     # and damped where its uncertainty is large, so that on chemistry it has not seen it falls back to xTB
     "delta-xtb": ModelSettings(
