@@ -173,8 +173,9 @@ class MLHamCalculator(Calculator):
     (models with an energy baseline: the calibrated LLPR uncertainty of the learned correction, and a
     calibrated per-atom proxy built from it), ``orbital_energy_uncertainties`` ``(n_orbitals,)`` eV,
     ``gap_uncertainty`` eV and, with excitations, ``excitation_energy_uncertainties`` ``(n,)`` eV
-    (computed only when asked for: sTDA for every member; models with a committee of Hamiltonians: the calibrated spread of its members, see
-    :mod:`ase_mlham.model.committee`), ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
+    (computed only when asked for, as it repeats sTDA for every member; models with a committee of
+    Hamiltonians: the calibrated spread of its members, see :mod:`ase_mlham.model.committee`),
+    ``eigenvalues`` ``(1, 1, n_orbitals)`` eV ascending,
     ``fermi_level`` (eV, midpoint of HOMO and LUMO), ``homo_lumo_gap`` (eV), and
     the non-standard ``hamiltonian`` (H' in the Löwdin-orthogonal basis, eV,
     ``(n_orbitals, n_orbitals)``), ``overlap`` (analytic STO-3G S, dimensionless)
