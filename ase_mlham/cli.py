@@ -357,10 +357,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if not frames:
             raise ValueError(f"{args.model} records no held-out test frames of {args.database}")
     evaluation = evaluate(model, frames, baselines=not args.no_baselines, show_progress=not args.quiet)
-    unseen = unseen_molecules(model, frames)
+    unseen, n_molecules = unseen_molecules(model, frames), len({frame.molecule for frame in frames})
     seen_text = "" if unseen is None else (
-        "; unseen molecules (none trained on)" if len(unseen) == len({f.molecule for f in frames})
-        else f"; {len(unseen)} of {len({f.molecule for f in frames})} molecules never trained on")
+        "; unseen molecules (none trained on)" if len(unseen) == n_molecules
+        else f"; {len(unseen)} of {n_molecules} molecules never trained on")
     title = (f"{Path(args.model).name} on {Path(args.database).name}: {len(frames)} frames ({choice}){seen_text}, "
              f"errors vs the reference")
     print(evaluation.table(title))

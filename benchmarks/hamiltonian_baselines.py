@@ -34,7 +34,7 @@ import torch
 
 from ase_mlham.data.dataset import ReferenceFrame, read_frames
 from ase_mlham.evaluation import frame_ids
-from ase_mlham.metrics import number_of_core_orbitals
+from ase_mlham.metrics import ErrorAccumulator, number_of_core_orbitals
 from ase_mlham.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
 
 #: Level-shift parameters of the ``xTB + shells`` correction: (atomic number, angular momentum).
@@ -126,13 +126,10 @@ def affine_eigenvalues(frame: XTBFrame, fits: dict[str, np.ndarray]) -> np.ndarr
     return np.concatenate([a_occ * frame.xtb[:frame.nocc] + b_occ, a_virt * frame.xtb[frame.nocc:] + b_virt])
 
 
-def errors(predicted: np.ndarray, frame: XTBFrame) -> dict[str, np.ndarray]:
-    """Signed errors (eV) of a valence-window prediction: occupied valence, virtual, gap, HOMO, LUMO."""
-    difference = predicted - frame.target
-    n = frame.nocc
-    gap = (predicted[n] - predicted[n - 1]) - (frame.target[n] - frame.target[n - 1])
-    return {"occupied_valence": difference[:n], "virtual": difference[n:], "gap": np.array([gap]),
-            "homo": difference[n - 1:n], "lumo": difference[n:n + 1]}
+def add_valence(accumulator: ErrorAccumulator, predicted: np.ndarray, frame: ReferenceFrame) -> None:
+    """Add a valence-window prediction ``(n_min - n_core,)`` eV to ``accumulator`` (core orbitals: NaN)."""
+    core = np.full(number_of_core_orbitals(frame.numbers), np.nan)
+    accumulator.add_orbitals(np.concatenate([core, predicted]), frame.mo_target, frame.numbers, frame.nocc)
 
 
 def load(paths: list[str], exclude: set[str]) -> list[ReferenceFrame]:
@@ -187,30 +184,32 @@ def main(argv: list[str] | None = None) -> int:
     groups = ("gap", "occupied_valence", "virtual", "homo", "lumo")
     report = {}
     for label, frames, xtbs in (("training", training_frames, training), ("validation", validation_frames, validation)):
-        overall: dict[str, dict[str, list]] = {}
-        molecules: dict[str, dict[str, dict[str, list]]] = {}
+        overall: dict[str, ErrorAccumulator] = {}
+        by_molecule: dict[str, dict[str, ErrorAccumulator]] = {}
         for frame, xtb in zip(frames, xtbs):
             for method, predicted in predictions(frame, xtb, label == "validation").items():
-                for group, values in errors(predicted, xtb).items():
-                    overall.setdefault(method, {}).setdefault(group, []).extend(np.abs(values))
-                    molecules.setdefault(frame.molecule, {}).setdefault(method, {}).setdefault(group, []).extend(
-                        np.abs(values))
+                add_valence(overall.setdefault(method, ErrorAccumulator(method)), predicted, frame)
+                add_valence(by_molecule.setdefault(frame.molecule, {}).setdefault(method, ErrorAccumulator(method)),
+                            predicted, frame)
         methods = list(overall)
+        mae = {m: {g: stats.mae for g, stats in overall[m].summary().items()} for m in methods}
+        molecules = {name: {m: {g: stats.mae for g, stats in accumulator.summary().items()}
+                            for m, accumulator in by_method.items()} for name, by_method in by_molecule.items()}
         print(f"\n{label}: MAE (eV) over {len(frames)} frames")
         print(f"{'group':>18} " + " ".join(f"{m:>13}" for m in methods))
         for group in groups:
-            print(f"{group:>18} " + " ".join(f"{np.mean(overall[m][group]):13.3f}" for m in methods))
-        report[label] = {m: {g: float(np.mean(overall[m][g])) for g in groups} for m in methods}
+            print(f"{group:>18} " + " ".join(f"{mae[m][group]:13.3f}" for m in methods))
+        report[label] = {m: {g: float(mae[m][g]) for g in groups} for m in methods}
         if label == "validation":
             for group in ("gap", "occupied_valence"):
                 print(f"\nvalidation, {group} MAE (eV) per molecule")
                 print(f"{'molecule':>22} " + " ".join(f"{m:>13}" for m in methods))
                 for name in sorted(molecules):
-                    print(f"{name:>22} " + " ".join(f"{np.mean(molecules[name][m][group]):13.3f}" for m in methods))
-                worst = {m: max(np.mean(molecules[n][m][group]) for n in molecules) for m in methods}
+                    print(f"{name:>22} " + " ".join(f"{molecules[name][m][group]:13.3f}" for m in methods))
+                worst = {m: max(molecules[n][m][group] for n in molecules) for m in methods}
                 print(f"{'worst molecule':>22} " + " ".join(f"{worst[m]:13.3f}" for m in methods))
             report["validation_per_molecule"] = {
-                name: {m: {g: float(np.mean(v[g])) for g in groups} for m, v in by_method.items()}
+                name: {m: {g: float(v[g]) for g in groups} for m, v in by_method.items()}
                 for name, by_method in molecules.items()}
     report["parameters"] = {"shells": {f"Z={z} l={l}": float(v) for (z, l), v in zip(SHELLS, shells)},
                             "scale": float(shells[len(SHELLS)]), "virtual_shift": float(shells[len(SHELLS) + 1]),

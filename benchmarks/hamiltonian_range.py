@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ase_mlham.basis import ao_slices
-from ase_mlham.metrics import number_of_core_orbitals
+from ase_mlham.electronic import number_of_occupied_orbitals
+from ase_mlham.metrics import ErrorAccumulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import alkane  # noqa: E402  (the same geometry builder)
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"n-alkane HOMO-LUMO gap (eV), H' cut beyond d (A)\n{'':>6} {header}")
     for n in args.carbons:
         atoms = alkane(n)
-        hamiltonian, nocc = hamiltonian_of(model, atoms), int(atoms.numbers.sum()) // 2
+        hamiltonian, nocc = hamiltonian_of(model, atoms), number_of_occupied_orbitals(atoms.numbers)
         gaps = []
         for cut in cuts:
             energies = np.linalg.eigvalsh(cut_hamiltonian(hamiltonian, atoms.numbers, atoms.get_all_distances(), cut))
@@ -72,19 +73,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.validation:
         frames = [f for path in args.validation for f in read_frames(path)]
-        gap_errors, valence_errors = {c: [] for c in cuts}, {c: [] for c in cuts}
+        accumulators = {cut: ErrorAccumulator() for cut in cuts}
         for frame in frames:
             atoms = frame.to_atoms()
-            hamiltonian, nocc = hamiltonian_of(model, atoms), frame.nocc
-            core = number_of_core_orbitals(frame.numbers)
-            for cut in cuts:
+            hamiltonian = hamiltonian_of(model, atoms)
+            for cut, accumulator in accumulators.items():
                 energies = np.linalg.eigvalsh(cut_hamiltonian(hamiltonian, frame.numbers, atoms.get_all_distances(), cut))
-                gap_errors[cut].append(abs((energies[nocc] - energies[nocc - 1]) - frame.homo_lumo_gap))
-                valence_errors[cut].extend(np.abs(energies[core:nocc] - frame.mo_target[core:nocc]))
+                accumulator.add_orbitals(energies, frame.mo_target, frame.numbers, frame.nocc)
+        summaries = [accumulators[c].summary() for c in cuts]
         print(f"\n{len(frames)} frames of {len({f.molecule for f in frames})} molecules never trained on, MAE (eV)"
               f"\n{'':>17} {header}")
-        print(f"{'gap':>17} " + " ".join(f"{np.mean(gap_errors[c]):7.3f}" for c in cuts))
-        print(f"{'occupied valence':>17} " + " ".join(f"{np.mean(valence_errors[c]):7.3f}" for c in cuts))
+        for group, label in (("gap", "gap"), ("occupied_valence", "occupied valence")):
+            print(f"{label:>17} " + " ".join(f"{summary[group].mae:7.3f}" for summary in summaries))
 
     if args.training:
         seen = {"LODE": [], "density": []}

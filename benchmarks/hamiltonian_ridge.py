@@ -21,11 +21,10 @@ import dataclasses
 import sys
 import time
 
-import numpy as np
 import torch
 
 from ase_mlham.data.dataset import read_frames
-from ase_mlham.metrics import number_of_core_orbitals
+from ase_mlham.metrics import ErrorAccumulator
 from ase_mlham.model.blocks import assemble, block_layout
 from ase_mlham.model.settings import PRESETS
 from ase_mlham.training.initialise import fit_feature_scales, fit_gates, ridge_initialise
@@ -46,17 +45,15 @@ def parse_variant(text: str, descriptor) -> dict:
 
 def errors(model, items) -> tuple[float, float]:
     """Gap and occupied-valence MAE (eV) of the model's eigenvalues on prepared frames."""
-    gaps, valence = [], []
+    accumulator = ErrorAccumulator()
     for item in items:
         frame = item.frame
         with torch.no_grad():
             blocks = model.hamiltonian_head(item.groups)
             hamiltonian = assemble(blocks, block_layout([frame.numbers], [item.pairs]))[0]
-        energies = torch.linalg.eigvalsh(hamiltonian).numpy()
-        nocc, core = frame.nocc, number_of_core_orbitals(frame.numbers)
-        gaps.append(abs((energies[nocc] - energies[nocc - 1]) - frame.homo_lumo_gap))
-        valence.extend(np.abs(energies[core:nocc] - frame.mo_target[core:nocc]))
-    return float(np.mean(gaps)), float(np.mean(valence))
+        accumulator.add_orbitals(torch.linalg.eigvalsh(hamiltonian).numpy(), frame.mo_target, frame.numbers, frame.nocc)
+    summary = accumulator.summary()
+    return summary["gap"].mae, summary["occupied_valence"].mae
 
 
 def main(argv: list[str] | None = None) -> int:

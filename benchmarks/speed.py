@@ -86,7 +86,7 @@ def worker(size: int, threads: int, repeats: int) -> dict:
     from tblite.interface import Calculator
 
     from ase_mlham.calculator import MLHamCalculator
-    from ase_mlham.electronic import solve_orbitals
+    from ase_mlham.electronic import number_of_occupied_orbitals, solve_orbitals
     from ase_mlham.excitations import stda_excitations
     from ase_mlham.excitations.parameters import STDASettings
     from ase_mlham.model.baseline import XTBBaseline
@@ -118,7 +118,7 @@ def worker(size: int, threads: int, repeats: int) -> dict:
         if model.settings.energy_baseline else None
 
     hamiltonian = model.electronic(numbers, torch.tensor(atoms.positions))["hamiltonian"]
-    nocc = int(numbers.sum()) // 2
+    nocc = number_of_occupied_orbitals(numbers)
 
     def excitations(positions):
         orbitals = solve_orbitals(hamiltonian, nocc)

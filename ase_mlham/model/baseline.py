@@ -43,6 +43,15 @@ def _calculator(method: str, numbers: np.ndarray, positions: np.ndarray, accurac
     return calculator
 
 
+def _singlepoint(method: str, numbers: np.ndarray, positions: np.ndarray, accuracy: float):
+    """A fresh tblite calculator and its first result; :class:`BaselineError` if the SCC fails."""
+    calculator = _calculator(method, numbers, positions, accuracy)
+    try:
+        return calculator, calculator.singlepoint()
+    except RuntimeError as err:  # tblite.exceptions.TBLiteRuntimeError
+        raise BaselineError(f"{method} failed: {err}") from err
+
+
 def _energy_forces(result) -> tuple[float, np.ndarray]:
     energy = float(result.get("energy")) * HARTREE_TO_EV
     forces = -np.asarray(result.get("gradient"), dtype=float) * (HARTREE_TO_EV / BOHR_TO_ANGSTROM)
@@ -71,11 +80,7 @@ def xtb_energy_forces(numbers: np.ndarray, positions: np.ndarray, method: str = 
     forces : numpy.ndarray
         ``(n_atoms, 3)`` eV/Angstrom.
     """
-    calculator = _calculator(method, numbers, positions, accuracy)
-    try:
-        return _energy_forces(calculator.singlepoint())
-    except RuntimeError as err:  # tblite.exceptions.TBLiteRuntimeError
-        raise BaselineError(f"{method} failed: {err}") from err
+    return _energy_forces(_singlepoint(method, numbers, positions, accuracy)[1])
 
 
 class XTBBaseline:
@@ -101,10 +106,6 @@ class XTBBaseline:
             except RuntimeError:
                 pass  # a restart that fails to converge: start afresh below
         self._numbers, self._calculator, self._result = None, None, None
-        calculator = _calculator(self.method, numbers, positions, self.accuracy)
-        try:
-            result = calculator.singlepoint()
-        except RuntimeError as err:  # tblite.exceptions.TBLiteRuntimeError
-            raise BaselineError(f"{self.method} failed: {err}") from err
+        calculator, result = _singlepoint(self.method, numbers, positions, self.accuracy)
         self._numbers, self._calculator, self._result = numbers.copy(), calculator, result
         return _energy_forces(result)
