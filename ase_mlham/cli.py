@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import Sequence
 
+from ase_mlham.options import add_settings_arguments, settings_from_arguments
+
 
 def _add_generate(subparsers) -> None:
     from ase_mlham.data.generate import SamplingSettings
     from ase_mlham.data.reference import ReferenceSettings
-    from ase_mlham.data.sampling import SAMPLERS
 
-    sampling, reference = SamplingSettings(), ReferenceSettings()
     parser = subparsers.add_parser(
         "generate",
         help="sample frames by MD and compute PySCF references into an ASE database",
@@ -43,41 +43,11 @@ def _add_generate(subparsers) -> None:
                                        "stem or SMILES); only with a single MOLECULE")
     parser.add_argument("--frames", type=int, default=15,
                         help="frames per molecule, frame 0 being the starting geometry")
-    parser.add_argument("--stride", type=int, default=sampling.stride, help="MD steps between frames")
-    parser.add_argument("--temperature", type=float, default=sampling.temperature,
-                        help="Langevin temperature, K")
-    parser.add_argument("--timestep", type=float, default=sampling.timestep, help="MD time step, fs")
-    parser.add_argument("--friction", type=float, default=sampling.friction, help="Langevin friction, 1/fs")
-    parser.add_argument("--seed", type=int, default=sampling.seed,
-                        help="random seed of the velocities and thermostat (and of SMILES embedding)")
-    parser.add_argument("--sampler", choices=SAMPLERS, default=sampling.sampler,
-                        help="calculator driving the sampling MD: GFN-xTB, an ML-Hamiltonian model "
-                             "(active learning: its own MD finds where it is wrong; see --sampler-model) "
-                             "or 'emt' (a toy for tests)")
-    parser.add_argument("--sampler-model", metavar="MODEL",
-                        help="model file driving the 'mlham' sampler (default: the shipped model)")
-    parser.add_argument("--candidates", type=int, default=0, metavar="K",
-                        help="with --sampler mlham: sample K frames of the model's own MD and keep frame 0 and the "
-                             "FRAMES-1 on which the model is least sure (its largest uncertainty relative to its "
-                             "threshold: energy, forces, gap): active learning by uncertainty; 0: keep every frame")
-    parser.add_argument("--relax", action="store_true",
-                        help="frame 0 is the sampler's minimum of the starting structure (BFGS to 0.01 eV/A; "
-                             "e.g. the GFN2-xTB minimum of a SMILES structure), and the MD starts there")
+    add_settings_arguments(parser, SamplingSettings)
     parser.add_argument("--skip-start", action="store_true",
                         help="do not compute frame 0, the starting geometry (e.g. when it is in another "
                              "database already): rows are frames 1 to FRAMES-1")
-    parser.add_argument("--xc", default=reference.xc, help="exchange-correlation functional (PySCF name)")
-    parser.add_argument("--basis", default=reference.basis, help="large basis set (PySCF name)")
-    parser.add_argument("--no-density-fit", action="store_true",
-                        help="exact Coulomb/exchange instead of density fitting for the large basis")
-    parser.add_argument("--conv-tol", type=float, default=reference.conv_tol,
-                        help="SCF energy convergence threshold of the large-basis calculation, Hartree")
-    parser.add_argument("--max-memory", type=int, default=reference.max_memory_mb,
-                        help="PySCF memory limit per process, MB")
-    parser.add_argument("--excitations", type=int, default=reference.excitations, metavar="N",
-                        help="also compute the lowest N singlet excitations (TDA, energies in eV and oscillator "
-                             "strengths) with the large basis and with STO-3G into row.data (tda_*, sto3g_tda_*); "
-                             "0: none. Frames already in the database are not recomputed")
+    add_settings_arguments(parser, ReferenceSettings)
     parser.add_argument("--workers", type=int, default=1,
                         help="processes computing references in parallel (threads are split among them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -95,14 +65,15 @@ def _run_generate(args: argparse.Namespace) -> int:
         raise ValueError("--name needs exactly one MOLECULE")
     if args.split and not args.list:
         raise ValueError("--split needs --list")
-    for option in ("frames", "stride", "workers"):
+    for option in ("frames", "workers"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option} must be at least 1, got {getattr(args, option)}")
-    if args.excitations < 0:
-        raise ValueError(f"--excitations must be 0 or more, got {args.excitations}")
-    for option in ("temperature", "timestep", "conv_tol"):
-        if not getattr(args, option) > 0:
-            raise ValueError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
+    # the settings check themselves (one message per problem), before any molecule is read
+    sampling = settings_from_arguments(SamplingSettings, args)
+    reference = settings_from_arguments(ReferenceSettings, args)
+    _check_pyscf_settings(reference)
+    if args.candidates and args.candidates <= args.frames:
+        raise ValueError("--candidates needs more candidates than --frames")
     # Validate every molecule before anything is sampled or written.
     structures = [resolve_structure(spec, args.name, args.seed) for spec in args.molecules]
     if args.list:
@@ -115,17 +86,6 @@ def _run_generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--pair {first} {second} {gap}: GAP must be a distance in Angstrom") from None
         structures.append(molecule_pair(resolve_structure(first, seed=args.seed),
                                         resolve_structure(second, seed=args.seed), gap, args.seed))
-    sampling = SamplingSettings(temperature=args.temperature, stride=args.stride, timestep=args.timestep,
-                                friction=args.friction, seed=args.seed, sampler=args.sampler,
-                                sampler_model=args.sampler_model, relax=args.relax, candidates=args.candidates)
-    reference = ReferenceSettings(xc=args.xc, basis=args.basis, density_fit=not args.no_density_fit,
-                                  conv_tol=args.conv_tol, max_memory_mb=args.max_memory,
-                                  excitations=args.excitations)
-    _check_pyscf_settings(reference)
-    if args.sampler_model is not None and args.sampler != "mlham":
-        raise ValueError("--sampler-model needs --sampler mlham")
-    if args.candidates and (args.sampler != "mlham" or args.candidates <= args.frames):
-        raise ValueError("--candidates needs --sampler mlham and more candidates than --frames")
     if args.skip_start and args.frames < 2:
         raise ValueError("--skip-start needs --frames 2 or more (frame 0 is not computed)")
     reports = generate(structures, args.db, args.frames, sampling, reference, args.workers,
@@ -216,13 +176,11 @@ def _run_card(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(subparsers) -> None:
-    from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
-    from ase_mlham.training.initialise import INIT_TARGETS
+def _add_train(subparsers, presets: Sequence[str]) -> None:
+    from ase_mlham.model.settings import DEFAULT_PRESET
     from ase_mlham.training.targets import DEFAULT_CACHE
     from ase_mlham.training.trainer import TrainingSettings
 
-    defaults = TrainingSettings()
     parser = subparsers.add_parser(
         "train", help="train a model on reference databases",
         description=(
@@ -234,37 +192,9 @@ def _add_train(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("databases", nargs="+", metavar="DB", help="reference databases (ASE db, DATA.md schema)")
     parser.add_argument("--out", required=True, help="model file to write (.pt)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="model architecture")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum number of epochs")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="frames per batch")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                        help="initial Adam step of the Hamiltonian head")
-    parser.add_argument("--energy-learning-rate", type=float, default=defaults.energy_learning_rate,
-                        help="initial Adam step of the energy head")
-    parser.add_argument("--final-learning-rate-ratio", type=float, default=defaults.final_learning_rate_ratio,
-                        help="learning rates at the end of the cosine schedule, relative to the initial ones")
-    parser.add_argument("--core-weight", type=float, default=defaults.core_weight,
-                        help="loss weight of the C/N/O 1s orbitals relative to the others")
-    parser.add_argument("--force-weight", type=float, default=defaults.force_weight,
-                        help="weight of the force loss ((eV/A)^2) relative to the per-atom energy loss ((eV/atom)^2)")
-    parser.add_argument("--init", choices=INIT_TARGETS, default=defaults.init,
-                        help="closed-form start: ridge fit of the blocks to the STO-3G Fock with the reference "
-                             "eigenvalues ('adjusted'), to the STO-3G Fock itself, or none")
-    parser.add_argument("--ridge-regularisation", type=float, default=defaults.ridge_regularisation,
-                        help="relative ridge regularisation of the closed-form start of the Hamiltonian head")
-    parser.add_argument("--energy-ridge-regularisation", type=float, default=defaults.energy_ridge_regularisation,
-                        help="relative ridge regularisation of the energy head's closed-form linear term (larger: "
-                             "smoother extrapolation, larger errors in distribution; benchmarks/energy_ridge.py)")
-    parser.add_argument("--energy-fit-weight", type=float, default=defaults.energy_fit_weight,
-                        help="closed-form energy fit: weight of a frame's squared energy error (eV^2) against one "
-                             "squared force component ((eV/A)^2)")
-    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
-                        help="fraction of each molecule's frames used for early stopping")
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
-                        help="fraction of each molecule's frames held out for evaluation")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="epochs without validation improvement before stopping")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of splits, batches and initial weights")
+    parser.add_argument("--preset", choices=presets, default=DEFAULT_PRESET,
+                        help="model architecture: the shipped model's or a small one for smoke runs")
+    add_settings_arguments(parser, TrainingSettings)
     parser.add_argument("--training-only", nargs="+", default=[], metavar="DB",
                         help="databases whose frames all go to training, none to the test or validation splits "
                              "(e.g. active-learning frames: `mlham generate --sampler mlham`)")
@@ -290,14 +220,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from ase_mlham.training.run import train_from_databases
     from ase_mlham.training.trainer import TrainingSettings
 
-    settings = TrainingSettings(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        energy_learning_rate=args.energy_learning_rate, final_learning_rate_ratio=args.final_learning_rate_ratio,
-        core_weight=args.core_weight, force_weight=args.force_weight, init=args.init,
-        ridge_regularisation=args.ridge_regularisation, energy_ridge_regularisation=args.energy_ridge_regularisation,
-        energy_fit_weight=args.energy_fit_weight,
-        validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
-        patience=args.patience, seed=args.seed)
+    settings = settings_from_arguments(TrainingSettings, args)
     model, result = train_from_databases(
         args.databases, args.out, PRESETS[args.preset], settings, molecules=args.molecules,
         max_frames=args.max_frames, show_progress=not args.quiet, training_only=args.training_only,
@@ -394,7 +317,6 @@ def unseen_molecules(model, frames) -> list[str] | None:
 def _add_md(subparsers) -> None:
     from ase_mlham.md import CSV_NAME, EXCITATION_CSV_NAME, PLOT_NAME, TRAJECTORY_NAME, MDSettings
 
-    defaults = MDSettings()
     parser = subparsers.add_parser(
         "md", help="molecular dynamics with the ML Hamiltonian, monitoring the HOMO-LUMO gap",
         description=(
@@ -410,18 +332,8 @@ def _add_md(subparsers) -> None:
                              "ase.io (xyz, extxyz, ...), or a SMILES string (needs RDKit; prefix 'smiles:' to "
                              "force that reading)")
     parser.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="number of MD steps")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature,
-                        help="K: initial Maxwell-Boltzmann velocities and the Langevin target (0: start at rest)")
-    parser.add_argument("--timestep", type=float, default=defaults.timestep, help="MD time step, fs")
-    parser.add_argument("--friction", type=float, default=defaults.friction,
-                        help="Langevin friction, 1/fs (ignored with --nve)")
-    parser.add_argument("--nve", action="store_true", help="constant energy (velocity Verlet) instead of Langevin")
+    add_settings_arguments(parser, MDSettings)
     parser.add_argument("--model", help="model file (default: the model shipped with ase-mlham)")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help="random seed of the velocities and thermostat (and of SMILES embedding)")
-    parser.add_argument("--interval", type=int, default=defaults.interval,
-                        help="write every INTERVAL-th step to the trajectory (the CSV gets every step)")
     parser.add_argument("--excitations", type=int, default=10, metavar="N",
                         help="lowest singlet excitations computed by sTDA at every step (0: none, no S1 columns)")
     parser.add_argument("--threads", type=int, default=1,
@@ -452,8 +364,7 @@ def _md_job(args: argparse.Namespace) -> int:
     from ase_mlham.data.molecules import resolve_structure
     from ase_mlham.md import MDSettings, energy_drift, run_md
 
-    settings = MDSettings(steps=args.steps, temperature=args.temperature, timestep=args.timestep,
-                          friction=args.friction, nve=args.nve, seed=args.seed, interval=args.interval)
+    settings = settings_from_arguments(MDSettings, args)
     structure = resolve_structure(args.molecule, seed=args.seed)
     calculator = MLHamCalculator(args.model, n_excitations=args.excitations)
     result = run_md(structure.atoms, args.out, settings, calculator=calculator, show_progress=not args.quiet,
@@ -522,13 +433,16 @@ def _run_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``mlham`` argument parser with every subcommand."""
+def build_parser(training_presets: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``mlham`` argument parser with every subcommand; ``mlham train --preset`` offers
+    ``training_presets`` (default: :data:`~ase_mlham.model.settings.PUBLIC_PRESETS`)."""
+    from ase_mlham.model.settings import PUBLIC_PRESETS
+
     parser = argparse.ArgumentParser(prog="mlham", description="ML minimal-basis Hamiltonians for ASE and i-PI")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
     _add_dispersion(subparsers)
-    _add_train(subparsers)
+    _add_train(subparsers, training_presets or PUBLIC_PRESETS)
     _add_evaluate(subparsers)
     _add_card(subparsers)
     _add_md(subparsers)
@@ -536,9 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mlham`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Entry point of the ``mlham`` console script (``parser``: :func:`build_parser`'s); returns the exit status."""
+    args = (parser or build_parser()).parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, ImportError, RuntimeError, FileNotFoundError) as err:

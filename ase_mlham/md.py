@@ -39,6 +39,8 @@ from typing import TextIO
 import numpy as np
 from ase import Atoms, units
 
+from ase_mlham.options import setting
+
 #: Columns of ``observables.csv``, with units.
 CSV_COLUMNS = ("step", "time_fs", "potential_energy_eV", "kinetic_energy_eV", "total_energy_eV",
                "temperature_K", "homo_eV", "lumo_eV", "gap_eV", "s1_eV", "s1_oscillator_strength",
@@ -56,34 +58,16 @@ PLOT_NAME = "observables.png"
 
 @dataclass(frozen=True)
 class MDSettings:
-    """Parameters of :func:`run_md`.
+    """Parameters of :func:`run_md`; each is an option of ``mlham md`` (:mod:`ase_mlham.options`)."""
 
-    Parameters
-    ----------
-    steps
-        Number of MD steps (the starting geometry is step 0 and is logged too).
-    temperature
-        K: Maxwell-Boltzmann initial velocities and the Langevin thermostat target.
-        0 starts from rest.
-    timestep
-        fs.
-    friction
-        Langevin friction, 1/fs (unused with ``nve``).
-    nve
-        Velocity-Verlet (constant energy) instead of Langevin.
-    seed
-        Seeds the initial velocities and the thermostat noise.
-    interval
-        Write every ``interval``-th step to the trajectory (the CSV gets every step).
-    """
-
-    steps: int = 1000
-    temperature: float = 300.0
-    timestep: float = 0.5
-    friction: float = 0.01
-    nve: bool = False
-    seed: int = 0
-    interval: int = 1
+    steps: int = setting(1000, "number of MD steps (the starting geometry is step 0 and is logged too)")
+    temperature: float = setting(
+        300.0, "K: initial Maxwell-Boltzmann velocities and the Langevin target (0: start at rest)")
+    timestep: float = setting(0.5, "MD time step, fs")
+    friction: float = setting(0.01, "Langevin friction, 1/fs (ignored with --nve)")
+    nve: bool = setting(False, "constant energy (velocity Verlet) instead of Langevin")
+    seed: int = setting(0, "random seed of the velocities and thermostat (and of SMILES embedding)")
+    interval: int = setting(1, "write every INTERVAL-th step to the trajectory (the CSV gets every step)")
 
     def __post_init__(self) -> None:
         for name in ("steps", "interval"):

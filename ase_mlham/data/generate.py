@@ -38,7 +38,9 @@ from ase import Atoms
 
 from ase_mlham.data.molecules import StartingStructure
 from ase_mlham.data.reference import ReferenceSettings, SCFNotConvergedError, compute_reference
+from ase_mlham.data.sampling import SAMPLERS
 from ase_mlham.data.schema import write_reference_row
+from ase_mlham.options import setting
 from ase_mlham.progress import ProgressBar
 
 #: Positions of a stored row and of its frame may differ by this much (Angstrom).
@@ -51,17 +53,40 @@ class SamplingError(RuntimeError):
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """Langevin sampling parameters (see :func:`ase_mlham.data.sampling.sample_configurations`)."""
+    """Langevin sampling parameters (see :func:`ase_mlham.data.sampling.sample_configurations`); each is an
+    option of ``mlham generate`` (:mod:`ase_mlham.options`)."""
 
-    temperature: float = 500.0  # K
-    stride: int = 60  # MD steps between frames
-    timestep: float = 0.5  # fs
-    friction: float = 0.01  # 1/fs
-    seed: int = 0
-    sampler: str = "gfn2-xtb"
-    sampler_model: str | None = None  # model file of the 'mlham' sampler (None: the shipped model)
-    relax: bool = False  # frame 0 is the sampler's minimum of the starting structure, not the structure
-    candidates: int = 0  # 'mlham' sampler: sample this many frames and keep the most uncertain (0: all)
+    temperature: float = setting(500.0, "Langevin temperature, K")
+    stride: int = setting(60, "MD steps between frames")
+    timestep: float = setting(0.5, "MD time step, fs")
+    friction: float = setting(0.01, "Langevin friction, 1/fs")
+    seed: int = setting(0, "random seed of the velocities and thermostat (and of SMILES embedding)")
+    sampler: str = setting("gfn2-xtb", "calculator driving the sampling MD: GFN-xTB, an ML-Hamiltonian model "
+                           "(active learning: its own MD finds where it is wrong; see --sampler-model) or 'emt' "
+                           "(a toy for tests)", choices=SAMPLERS)
+    sampler_model: str | None = setting(
+        None, "model file driving the 'mlham' sampler (None: the shipped model)", metavar="MODEL")
+    relax: bool = setting(False, "frame 0 is the sampler's minimum of the starting structure (BFGS to 0.01 "
+                          "eV/A; e.g. the GFN2-xTB minimum of a SMILES structure), and the MD starts there")
+    candidates: int = setting(
+        0, "with --sampler mlham: sample K frames of the model's own MD and keep frame 0 and the FRAMES-1 on "
+           "which the model is least sure (its largest uncertainty relative to its threshold: energy, forces, "
+           "gap): active learning by uncertainty; 0: keep every frame", metavar="K")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stride, (int, np.integer)) or self.stride < 1:
+            raise ValueError(f"stride must be at least 1, got {self.stride!r}")
+        if not isinstance(self.candidates, (int, np.integer)) or self.candidates < 0:
+            raise ValueError(f"candidates must be 0 or more, got {self.candidates!r}")
+        for name in ("temperature", "timestep", "friction"):
+            if not getattr(self, name) > 0 or not np.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.sampler_model is not None and self.sampler != "mlham":
+            raise ValueError("--sampler-model needs --sampler mlham")
+        if self.candidates and self.sampler != "mlham":
+            raise ValueError("--candidates needs --sampler mlham")
 
 
 @dataclass

@@ -32,6 +32,7 @@ import numpy as np
 from ase import Atoms
 
 from ase_mlham.data.dispersion import d4_dispersion
+from ase_mlham.options import setting
 from ase_mlham.units import HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -49,21 +50,29 @@ class TDANotConvergedError(SCFNotConvergedError):
 
 @dataclass(frozen=True)
 class ReferenceSettings:
-    """What a reference row is computed with (stored as the row's ``xc``/``basis`` keys)."""
+    """What a reference row is computed with (stored as the row's ``xc``/``basis`` keys); the fields with
+    help are options of ``mlham generate`` (:mod:`ase_mlham.options`)."""
 
-    xc: str = "b3lyp"
-    basis: str = "def2-tzvp"
-    density_fit: bool = True
-    conv_tol: float = 1e-9
+    xc: str = setting("b3lyp", "exchange-correlation functional (PySCF name)")
+    basis: str = setting("def2-tzvp", "large basis set (PySCF name)")
+    density_fit: bool = setting(True, "exact Coulomb/exchange instead of density fitting for the large basis",
+                                flag="--no-density-fit")
+    conv_tol: float = setting(1e-9, "SCF energy convergence threshold of the large-basis calculation, Hartree")
     minimal_conv_tol: float = 1e-10
     max_cycle: int = 50  # SCF iterations per solver (PySCF's default)
-    max_memory_mb: int = 4000
-    excitations: int = 0  # lowest singlet TDA excitations per basis; 0: none
+    max_memory_mb: int = setting(4000, "PySCF memory limit per process, MB", flag="--max-memory")
+    excitations: int = setting(
+        0, "also compute the lowest N singlet excitations (TDA, energies in eV and oscillator strengths) with "
+           "the large basis and with STO-3G into row.data (tda_*, sto3g_tda_*); 0: none. Frames already in the "
+           "database are not recomputed", metavar="N")
 
     def __post_init__(self) -> None:
         if (not isinstance(self.excitations, (int, np.integer)) or isinstance(self.excitations, bool)
                 or self.excitations < 0):
-            raise ValueError(f"excitations must be a non-negative integer, got {self.excitations!r}")
+            raise ValueError(f"excitations must be 0 or more, got {self.excitations!r}")
+        for name in ("conv_tol", "minimal_conv_tol"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
 
 @dataclass

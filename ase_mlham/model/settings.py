@@ -112,8 +112,8 @@ _DEFAULT_DESCRIPTOR = DescriptorSettings(max_radial=4, max_angular=3, pair_max_r
 _ENERGY_DESCRIPTOR = dataclasses.replace(_DEFAULT_DESCRIPTOR, max_radial=6, max_angular=4)
 _LOCAL_DESCRIPTOR = dataclasses.replace(_DEFAULT_DESCRIPTOR, lode=False)
 
-#: Named architectures (``mlham train --preset``): :data:`DEFAULT_PRESET` is the shipped model's,
-#: ``tiny`` is for tests and smoke runs.
+#: Named architectures: :data:`DEFAULT_PRESET` is the shipped model's, ``tiny`` is for tests and smoke
+#: runs (the two of :data:`PUBLIC_PRESETS`), the others are the ablations of the model's history.
 PRESETS: dict[str, ModelSettings] = {
     # LODE in both descriptors, from species (the shipped models up to v9). Against local-hamiltonian on
     # the same data: the same accuracy in distribution, a trade on the larger molecules (README); but a
@@ -158,3 +158,8 @@ PRESETS: dict[str, ModelSettings] = {
 
 #: The preset of the shipped default model, and ``mlham train``'s.
 DEFAULT_PRESET = "delta-xtb"
+
+#: The presets ``mlham train --preset`` offers: the shipped architecture and the smoke-run one. The others
+#: are ablations of the model's history, trained with ``python benchmarks/train_preset.py`` (the same
+#: options, every preset).
+PUBLIC_PRESETS = (DEFAULT_PRESET, "tiny")

@@ -184,11 +184,15 @@ def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:
 
 
 def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted",
-                     regularisation: float = 1e-6) -> dict[BlockKey, float]:
+                     regularisation: float = 1e-6, pair_regularisation: float | None = None
+                     ) -> dict[BlockKey, float]:
     """Set each block head's linear weights (and on-site bias) by ridge regression.
 
-    ``regularisation`` is relative to the mean diagonal of :math:`X^T X`.
-    Returns the training RMSE (eV) of each key's fit.
+    ``regularisation`` is relative to the mean diagonal of :math:`X^T X`; ``pair_regularisation``
+    (default: the same) replaces it for the two-centre (pair) blocks, whose features reach pairs
+    of atoms at distances and in environments the training molecules may not show, while the
+    on-site blocks (core levels included) are fitted to every atom. Returns the training RMSE (eV)
+    of each key's fit. The on-site biases are not penalised (intercepts).
     """
     if target not in INIT_TARGETS:
         raise ValueError(f"init target must be one of {INIT_TARGETS}, got {target!r}")
@@ -214,9 +218,15 @@ def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: st
     errors = {}
     for key in gram:
         a, b = gram[key], moment[key]
-        ridge = regularisation * torch.diagonal(a).mean().clamp_min(1e-12)
-        weights = torch.linalg.solve(a + ridge * torch.eye(len(a), dtype=a.dtype), b)
+        strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
         module = head.heads[key_name(key)]
+        penalty = torch.ones(len(a), dtype=a.dtype)
+        if module.bias is not None:
+            # the on-site bias (the shell's mean level, -270 eV for a C 1s) is an intercept: shrinking it
+            # towards zero would move every orbital of the shell, core levels by eV at strong ridge
+            penalty[-1] = 0.0
+        ridge = strength * torch.diagonal(a)[penalty > 0].mean().clamp_min(1e-12)
+        weights = torch.linalg.solve(a + ridge * torch.diag(penalty), b)
         with torch.no_grad():
             if module.bias is not None:
                 module.linear.copy_(weights[:-1])

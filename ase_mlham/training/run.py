@@ -127,7 +127,8 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     validation_items = prepare_inputs(model, validation_frames, "validation", show_progress, cache)
     fit_feature_scales(model, train_items)
     fit_gates(model, train_items)
-    ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation)
+    ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation,
+                                    settings.pair_ridge_regularisation)
     add_jacobians(model, train_items, "train", show_progress)
     add_jacobians(model, validation_items, "validation", show_progress)
     fit_energy_head(model, train_items, settings.energy_ridge_regularisation, energy_weight=settings.energy_fit_weight)

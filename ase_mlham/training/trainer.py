@@ -31,7 +31,9 @@ import torch
 
 from ase_mlham.model.blocks import assemble
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.options import setting
 from ase_mlham.progress import ProgressBar
+from ase_mlham.training.initialise import INIT_TARGETS
 from ase_mlham.training.prepare import Batch
 
 #: Diagonal given to padded orbitals: far above every real one, so they sort last.
@@ -40,26 +42,39 @@ PADDING_ENERGY = 1.0e4
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Optimisation hyper-parameters (see the module docstring for the loss)."""
+    """Optimisation hyper-parameters (see the module docstring for the loss); each is an option of
+    ``mlham train`` (:mod:`ase_mlham.options`)."""
 
-    epochs: int = 300
-    batch_size: int = 32
-    learning_rate: float = 1e-4  # Hamiltonian head: it starts from the ridge fit, so gently
-    energy_learning_rate: float = 2e-3  # energy MLPs: start from zero, on top of the closed-form linear term
-    final_learning_rate_ratio: float = 0.03  # end of the cosine schedule, relative to the start
-    core_weight: float = 0.05
-    force_weight: float = 1.0
-    init: str = "adjusted"
-    ridge_regularisation: float = 1e-6
-    # linear term of the energy head (relative): 1e-8 trades 16 meV/molecule in distribution for a
-    # 2.3x smaller energy error on larger molecules than 1e-10 (benchmarks/energy_ridge.py, README)
-    energy_ridge_regularisation: float = 1e-8
-    # closed-form fit: weight of a frame's squared energy error (eV^2) against one squared force component
-    energy_fit_weight: float = 1.0
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
-    patience: int = 60
-    seed: int = 0
+    epochs: int = setting(300, "maximum number of epochs")
+    batch_size: int = setting(32, "frames per batch")
+    # the Hamiltonian head starts from the ridge fit, so gently
+    learning_rate: float = setting(1e-4, "initial Adam step of the Hamiltonian head")
+    # the energy MLPs start from zero, on top of the closed-form linear term
+    energy_learning_rate: float = setting(2e-3, "initial Adam step of the energy head")
+    final_learning_rate_ratio: float = setting(
+        0.03, "learning rates at the end of the cosine schedule, relative to the initial ones")
+    core_weight: float = setting(0.05, "loss weight of the C/N/O 1s orbitals relative to the others")
+    force_weight: float = setting(
+        1.0, "weight of the force loss ((eV/A)^2) relative to the per-atom energy loss ((eV/atom)^2)")
+    init: str = setting("adjusted", "closed-form start: ridge fit of the blocks to the STO-3G Fock with the "
+                        "reference eigenvalues ('adjusted'), to the STO-3G Fock itself, or none",
+                        choices=INIT_TARGETS)
+    ridge_regularisation: float = setting(
+        1e-6, "relative ridge regularisation of the closed-form start of the Hamiltonian head")
+    pair_ridge_regularisation: float | None = setting(
+        None, "the same for the two-centre (pair) blocks alone (None: --ridge-regularisation's)")
+    # 0.1, the shipped v14's: on molecules never trained on a smaller one lets the linear correction
+    # extrapolate into eV errors (benchmarks/energy_ridge.py, docs/benchmarks.md)
+    energy_ridge_regularisation: float = setting(
+        0.1, "relative ridge regularisation of the energy head's closed-form linear term (larger: smoother "
+             "extrapolation, larger errors in distribution; benchmarks/energy_ridge.py)")
+    energy_fit_weight: float = setting(
+        1.0, "closed-form energy fit: weight of a frame's squared energy error (eV^2) against one squared "
+             "force component ((eV/A)^2)")
+    validation_fraction: float = setting(0.1, "fraction of each molecule's frames used for early stopping")
+    test_fraction: float = setting(0.1, "fraction of each molecule's frames held out for evaluation")
+    patience: int = setting(60, "epochs without validation improvement before stopping")
+    seed: int = setting(0, "seed of splits, batches and initial weights")
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -69,6 +84,10 @@ class TrainingSettings:
                      "force_weight", "ridge_regularisation", "energy_ridge_regularisation", "energy_fit_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.pair_ridge_regularisation is not None and not self.pair_ridge_regularisation > 0:
+            raise ValueError(f"pair_ridge_regularisation must be positive, got {self.pair_ridge_regularisation!r}")
+        if self.init not in INIT_TARGETS:
+            raise ValueError(f"init must be one of {INIT_TARGETS}, got {self.init!r}")
         for name in ("validation_fraction", "test_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")

@@ -178,7 +178,7 @@ def test_excitations_are_stored_and_missing_ones_reported(tmp_path):
 
 def test_mlham_generate_excitations_option(tmp_path):
     result = run_cli("H2O", "--db", str(tmp_path / "bad.db"), "--excitations", "-1", timeout=60)
-    assert result.returncode == 2 and "--excitations must be 0 or more" in result.stderr
+    assert result.returncode == 2 and "excitations must be 0 or more, got -1" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

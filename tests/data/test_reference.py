@@ -86,5 +86,5 @@ def test_excitations_are_capped_and_must_converge(monkeypatch):
     with pytest.raises(TDANotConvergedError, match=r"H2: TDA did not converge for roots \[0\]"):
         compute_excitations(mf, 5, "H2")
     assert len(attempts) == 2  # one retry
-    with pytest.raises(ValueError, match="excitations must be a non-negative integer"):
+    with pytest.raises(ValueError, match="excitations must be 0 or more"):
         ReferenceSettings(excitations=-2)
