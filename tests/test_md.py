@@ -94,7 +94,7 @@ def test_nve_conserves_energy_and_keeps_the_molecule(tmp_path, monkeypatch):
     # per geometry the energy part (the dynamics' forces), then the electronic part (the logged gap), once each
     assert calls == [(True, False), (False, True)] * 13
     assert result.plot is None and not (tmp_path / PLOT_NAME).exists()
-    assert "md [" in stream.getvalue()
+    assert "md: 100%" in stream.getvalue() and "12/12" in stream.getvalue()
     total = result.column("total_energy_eV")
     assert np.ptp(total) < 2e-3
     drift = energy_drift(result.column("time_fs"), total, len(atoms))
