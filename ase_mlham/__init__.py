@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["MLHamCalculator", "UncertaintyWarning", "load_model", "__version__"]
+__all__ = ["MLHamCalculator", "SizeWarning", "UncertaintyWarning", "load_model", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ase_mlham.calculator import MLHamCalculator, UncertaintyWarning
+    from ase_mlham.calculator import MLHamCalculator, SizeWarning, UncertaintyWarning
     from ase_mlham.model.io import load_model
 
 
 def __getattr__(name: str):
-    if name in ("MLHamCalculator", "UncertaintyWarning"):
+    if name in ("MLHamCalculator", "SizeWarning", "UncertaintyWarning"):
         from ase_mlham import calculator
 
         return getattr(calculator, name)

@@ -128,6 +128,11 @@ class UncertaintyWarning(UserWarning):
     """A result's uncertainty crossed its threshold (``MLHamCalculator.uncertainty_threshold``)."""
 
 
+class SizeWarning(UserWarning):
+    """The molecule has more atoms than any the model was trained or validated on (model metadata
+    ``largest_molecule_atoms``): its accuracy at that size has not been measured."""
+
+
 class MLHamCalculator(Calculator):
     """Energy, forces and the minimal-basis electronic structure from an ML Hamiltonian model.
 
@@ -251,6 +256,7 @@ class MLHamCalculator(Calculator):
         #: :class:`UncertaintyWarning`; defaults from the model's calibration.
         self.uncertainty_threshold: dict[str, float] = defaults
         self.nocc: int | None = None
+        self._sizes_warned: set[int] = set()  # one SizeWarning per size, not per MD step
         Calculator.__init__(self, label=label, atoms=atoms)
 
     # ------------------------------------------------------------------ checks
@@ -326,6 +332,7 @@ class MLHamCalculator(Calculator):
             wanted.add("electronic")
         try:
             self._check_atoms(self.atoms)
+            self._warn_if_larger_than_validated(self.atoms)
             self.results.update(self._compute(self.atoms, sorted(wanted - self._done)))
         except Exception:
             self.reset()
@@ -350,6 +357,17 @@ class MLHamCalculator(Calculator):
             warnings.warn(UncertaintyWarning(
                 f"{self.atoms.get_chemical_formula()}: the model is unsure here ({'; '.join(crossed)}; eV, eV/A): "
                 "this structure is outside what it was trained on"), stacklevel=3)
+
+    def _warn_if_larger_than_validated(self, atoms: Atoms) -> None:
+        """One :class:`SizeWarning` per molecule size beyond the model's ``largest_molecule_atoms``."""
+        largest = getattr(self.model, "metadata", {}).get("largest_molecule_atoms")
+        if largest is None or len(atoms) <= largest or len(atoms) in self._sizes_warned:
+            return
+        self._sizes_warned.add(len(atoms))
+        warnings.warn(SizeWarning(
+            f"{atoms.get_chemical_formula()}: {len(atoms)} atoms, more than the largest molecule this model was "
+            f"trained or validated on ({largest} atoms); its accuracy at this size has not been measured"),
+            stacklevel=3)
 
     def _compute(self, atoms: Atoms, parts: list[str]) -> dict:
         """The results of ``parts`` (names of :data:`PARTS`) for ``atoms``: at most one model call."""

@@ -30,7 +30,6 @@ from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.blocks import hamiltonian_to_blocks
 from ase_mlham.model.io import load_model
 from ase_mlham.training.initialise import ridge_target
-from ase_mlham.training.prepare import frame_inputs
 
 
 def block_error_table(model_path: str, db: str, molecules: Sequence[str], top: int,
@@ -45,7 +44,7 @@ def block_error_table(model_path: str, db: str, molecules: Sequence[str], top: i
             with torch.no_grad():
                 prediction = model.predict(frame.numbers, frame.positions, forces=False)
             predicted = hamiltonian_to_blocks(prediction.hamiltonian, frame.numbers)
-            target = hamiltonian_to_blocks(ridge_target(frame_inputs(model, frame), "adjusted"), frame.numbers)
+            target = hamiltonian_to_blocks(ridge_target(frame, "adjusted"), frame.numbers)
             distances = np.linalg.norm(frame.positions[:, None] - frame.positions[None], axis=-1)
             errors = []
             for key, values in predicted.values.items():

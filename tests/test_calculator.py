@@ -433,3 +433,25 @@ def test_bad_arguments(tiny_model):
         MLHamCalculator(tiny_model, n_excitations=2.5)
     with pytest.raises(TypeError, match="stda_settings must be an STDASettings or None, got dict"):
         MLHamCalculator(tiny_model, stda_settings={"a_x": 0.2})
+
+
+def test_a_molecule_larger_than_any_validated_one_warns_once_per_size():
+    import warnings
+
+    from ase_mlham import SizeWarning
+    from ase_mlham.model.testing import random_tiny_model
+
+    model = random_tiny_model()
+    model.metadata = {"largest_molecule_atoms": 5}
+    calc = MLHamCalculator(model, n_excitations=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SizeWarning)
+        calc.get_potential_energy(molecule("CH4"))  # 5 atoms: as large as validated, no warning
+    ethane = molecule("C2H6")
+    with pytest.warns(SizeWarning, match=r"C2H6: 8 atoms, more than the largest molecule this model was trained "
+                                          r"or validated on \(5 atoms\)"):
+        calc.get_potential_energy(ethane)
+    ethane.positions[0, 0] += 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SizeWarning)
+        calc.get_potential_energy(ethane)  # the next MD step: the same size, no second warning

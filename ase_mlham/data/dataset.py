@@ -97,6 +97,12 @@ def molecules_of(frames: Iterable[ReferenceFrame]) -> list[str]:
     return sorted({f.molecule for f in frames})
 
 
+def largest_molecule(*frame_sets: Iterable[ReferenceFrame]) -> int | None:
+    """The most atoms of any frame in ``frame_sets`` (None when they are all empty)."""
+    sizes = [len(frame.numbers) for frames in frame_sets for frame in frames]
+    return max(sizes) if sizes else None
+
+
 def split_by_molecule(frames: Sequence[ReferenceFrame], test_molecules: Sequence[str] | None = None,
                       test_fraction: float = 0.2, seed: int = 0
                       ) -> tuple[list[ReferenceFrame], list[ReferenceFrame]]:

@@ -1,22 +1,13 @@
-r"""Uncertainty of the orbital energies: a committee of Hamiltonians drawn from the linear weights' posterior.
+r"""Uncertainty of the orbital energies: a committee of Hamiltonians that share the model's features.
 
-Each block head's output is linear in its weights ``linear`` (:class:`~ase_mlham.model.heads.BlockHead`),
-and an eigenvalue's derivative with respect to them is, by Hellmann-Feynman,
-:math:`\partial\varepsilon_k / \partial w = c_k^T (\partial H' / \partial w) c_k`. The Gauss-Newton matrix of
-the training eigenvalue loss over these weights, key by key,
-
-.. math:: A_\text{key} = \sum_\text{frames} \sum_k w_k\, \phi_{k}\phi_{k}^T + \lambda I,
-          \qquad \phi_k = \partial \varepsilon_k / \partial w_\text{key},
-
-is the precision of the last-layer posterior (prediction rigidity, LLPR, with the blocks between keys
-left out). ``n_members`` weight perturbations :math:`\delta w^{(m)} = L_\text{key} z^{(m)}`,
-:math:`L L^T = A^{-1}`, :math:`z \sim N(0, 1)`, are drawn once at training time and kept; a prediction
-adds each to the model's blocks and diagonalises the ``n_members`` Hamiltonians
-:math:`H' + \delta H'^{(m)}`. The spread of their eigenvalues, gap and (on request) sTDA excitations,
-times a scale calibrated per quantity on validation molecules, is the reported uncertainty
-(``mlham train`` fits it, :func:`ase_mlham.training.committee.fit_hamiltonian_committee`).
-The members share the features and the model's own H', so they cost ``n_members`` small
-eigensolves, not ``n_members`` models.
+Each block head's output is linear in its weights ``linear`` (:class:`~ase_mlham.model.heads.BlockHead`).
+The committee keeps, per block key, ``n_members`` perturbations :math:`\delta w^{(m)}` of those weights,
+fitted once at training time (:mod:`ase_mlham.training.committee`: the closed-form ridge fits of the
+blocks along a path of regularisation strengths, centred); a prediction adds each to the model's blocks
+and diagonalises the ``n_members`` Hamiltonians :math:`H' + \delta H'^{(m)}`. The spread of their
+eigenvalues, gap and (on request) sTDA excitations, times a scale calibrated per quantity on validation
+molecules, is the reported uncertainty. The members share the features and the model's own H', so they
+cost ``n_members`` small eigensolves, not ``n_members`` models.
 """
 
 from __future__ import annotations

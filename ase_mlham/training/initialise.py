@@ -13,11 +13,13 @@ eigenvalue loss only refines it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from ase_mlham.data.dataset import ReferenceFrame
 from ase_mlham.model.blocks import BlockKey, hamiltonian_to_blocks
 from ase_mlham.model.heads import EnergyHead
 from ase_mlham.model.inputs import feature_group, gate_group, key_name
@@ -171,9 +173,8 @@ def _least_squares_rows(head: EnergyHead, item: FrameInputs, present: tuple[int,
     return torch.cat([scale * energy_row[None], force_rows]), targets
 
 
-def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:
+def ridge_target(frame: ReferenceFrame, target: str) -> torch.Tensor:
     """The Löwdin-orthogonal Hamiltonian a frame's blocks are fitted to, ``(n_min, n_min)`` eV."""
-    frame = item.frame
     eigenvalues, vectors = np.linalg.eigh(frame.sto3g_overlap)
     inverse_sqrt = vectors @ np.diag(eigenvalues**-0.5) @ vectors.T
     fock = inverse_sqrt @ frame.sto3g_fock @ inverse_sqrt
@@ -183,56 +184,81 @@ def ridge_target(item: FrameInputs, target: str) -> torch.Tensor:
     return torch.as_tensor((fock + fock.T) / 2)
 
 
+@dataclass
+class NormalEquations:
+    """Per block key, the ridge fit's sums over training blocks: :math:`X^T X`, :math:`X^T y`,
+    :math:`y^T y` and the number of values. ``X`` holds the scaled features (what a head's ``linear``
+    multiplies) and, for on-site lambda = 0 keys, a last column of ones (the bias)."""
+
+    gram: dict[BlockKey, torch.Tensor] = field(default_factory=dict)
+    moment: dict[BlockKey, torch.Tensor] = field(default_factory=dict)
+    norm: dict[BlockKey, float] = field(default_factory=dict)
+    count: dict[BlockKey, int] = field(default_factory=dict)
+
+    def add(self, model: MLHamModel, frame: ReferenceFrame, pairs: torch.Tensor, groups: dict,
+            target: str = "adjusted") -> None:
+        """Add one frame: its blocks of :func:`ridge_target` against its gathered group inputs."""
+        head = model.hamiltonian_head
+        blocks = hamiltonian_to_blocks(ridge_target(frame, target), frame.numbers, pairs)
+        for key, values in blocks.values.items():
+            group = feature_group(key)
+            x = (groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
+            if key.kind == "onsite" and key.lam == 0:
+                x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+            y = values.reshape(-1)
+            self.gram[key] = self.gram.get(key, 0.0) + x.T @ x
+            self.moment[key] = self.moment.get(key, 0.0) + x.T @ y
+            self.norm[key] = self.norm.get(key, 0.0) + float(y @ y)
+            self.count[key] = self.count.get(key, 0) + len(y)
+
+    def solve(self, key: BlockKey, regularisation: float) -> torch.Tensor:
+        """Ridge weights of ``key`` (the bias last for on-site lambda = 0 keys), ``regularisation``
+        relative to the mean diagonal of the features' part of :math:`X^T X`. The bias is not
+        penalised: it is an intercept (the shell's mean level, -270 eV for a C 1s), and shrinking it
+        would move every orbital of the shell, core levels by eV at strong ridge."""
+        a, b = self.gram[key], self.moment[key]
+        penalty = torch.ones(len(a), dtype=a.dtype)
+        if key.kind == "onsite" and key.lam == 0:
+            penalty[-1] = 0.0
+        ridge = regularisation * torch.diagonal(a)[penalty > 0].mean().clamp_min(1e-12)
+        return torch.linalg.solve(a + ridge * torch.diag(penalty), b)
+
+    def rmse(self, key: BlockKey, weights: torch.Tensor) -> float:
+        """Training RMSE (eV) of ``weights`` for ``key``."""
+        a, b = self.gram[key], self.moment[key]
+        residual = self.norm[key] - 2 * float(weights @ b) + float(weights @ a @ weights)
+        return float(np.sqrt(max(residual, 0.0) / self.count[key]))
+
+
 def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted",
                      regularisation: float = 1e-6, pair_regularisation: float | None = None
                      ) -> dict[BlockKey, float]:
-    """Set each block head's linear weights (and on-site bias) by ridge regression.
+    """Set each block head's linear weights (and on-site bias) by ridge regression
+    (:meth:`NormalEquations.solve`).
 
     ``regularisation`` is relative to the mean diagonal of :math:`X^T X`; ``pair_regularisation``
     (default: the same) replaces it for the two-centre (pair) blocks, whose features reach pairs
     of atoms at distances and in environments the training molecules may not show, while the
     on-site blocks (core levels included) are fitted to every atom. Returns the training RMSE (eV)
-    of each key's fit. The on-site biases are not penalised (intercepts).
+    of each key's fit.
     """
     if target not in INIT_TARGETS:
         raise ValueError(f"init target must be one of {INIT_TARGETS}, got {target!r}")
     if target == "none":
         return {}
-    head = model.hamiltonian_head
-    gram: dict[BlockKey, torch.Tensor] = {}
-    moment: dict[BlockKey, torch.Tensor] = {}
-    norm: dict[BlockKey, float] = {}
-    count: dict[BlockKey, int] = {}
+    equations = NormalEquations()
     for item in items:
-        blocks = hamiltonian_to_blocks(ridge_target(item, target), item.frame.numbers, item.pairs)
-        for key, values in blocks.values.items():
-            group = feature_group(key)
-            x = (item.groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
-            if key.kind == "onsite" and key.lam == 0:
-                x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-            y = values.reshape(-1)
-            gram[key] = gram.get(key, 0.0) + x.T @ x
-            moment[key] = moment.get(key, 0.0) + x.T @ y
-            norm[key] = norm.get(key, 0.0) + float(y @ y)
-            count[key] = count.get(key, 0) + len(y)
+        equations.add(model, item.frame, item.pairs, item.groups, target)
     errors = {}
-    for key in gram:
-        a, b = gram[key], moment[key]
+    for key in equations.gram:
         strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
-        module = head.heads[key_name(key)]
-        penalty = torch.ones(len(a), dtype=a.dtype)
-        if module.bias is not None:
-            # the on-site bias (the shell's mean level, -270 eV for a C 1s) is an intercept: shrinking it
-            # towards zero would move every orbital of the shell, core levels by eV at strong ridge
-            penalty[-1] = 0.0
-        ridge = strength * torch.diagonal(a)[penalty > 0].mean().clamp_min(1e-12)
-        weights = torch.linalg.solve(a + ridge * torch.diag(penalty), b)
+        weights = equations.solve(key, strength)
+        module = model.hamiltonian_head.heads[key_name(key)]
         with torch.no_grad():
             if module.bias is not None:
                 module.linear.copy_(weights[:-1])
                 module.bias.copy_(weights[-1])
             else:
                 module.linear.copy_(weights)
-        residual = norm[key] - 2 * float(weights @ b) + float(weights @ a @ weights)
-        errors[key] = float(np.sqrt(max(residual, 0.0) / count[key]))
+        errors[key] = equations.rmse(key, weights)
     return errors

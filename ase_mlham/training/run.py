@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ase_mlham.data.dataset import ReferenceFrame, molecules_of, read_frames, split_by_frame
+from ase_mlham.data.dataset import ReferenceFrame, largest_molecule, molecules_of, read_frames, split_by_frame
 from ase_mlham.evaluation import frame_ids
 from ase_mlham.model.io import save_model
 from ase_mlham.model.model import MLHamModel
@@ -101,14 +101,14 @@ def fit_energy_correction(hamiltonian_from: MLHamModel, train_frames: Sequence[R
     calibration = calibrate_energy_head(model, validation_items, familiar) if model.energy_head.damped else None
     committee = None
     if model.committee is not None:
-        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
-                                              settings.seed, show_progress)
+        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, show_progress)
     thresholds = default_thresholds(model, [item.frame for item in familiar])
     if out is not None:
         save_model(model, out, {
             **(metadata or {}), "complete": True, "training_settings": asdict(settings),
             "train_frames": len(train_frames), "validation_frames": len(validation_frames),
             "molecules": molecules_of(train_frames), "energy_calibration": calibration,
+            "largest_molecule_atoms": largest_molecule(train_frames, validation_frames),
             "hamiltonian_committee": committee, "uncertainty_thresholds": thresholds,
             "hamiltonian_head_from": getattr(hamiltonian_from, "metadata", {}).get("source_file"),
             "seconds_total": time.perf_counter() - start,
@@ -144,6 +144,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
         training_settings=asdict(settings),
         train_frames=len(train_frames), validation_frames=len(validation_frames),
         molecules=molecules_of(train_frames),
+        largest_molecule_atoms=largest_molecule(train_frames, validation_frames),
         ridge_rmse_eV_max=max(ridge_errors.values()) if ridge_errors else None,
     )
 
@@ -155,8 +156,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     calibration = calibrate_energy_head(model, calibration_items, familiar) if model.energy_head.damped else None
     committee = None
     if model.committee is not None:
-        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, settings.core_weight,
-                                              settings.seed, show_progress)
+        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, show_progress)
     thresholds = default_thresholds(model, [item.frame for item in familiar])
     if out is not None:
         save_model(model, out, {

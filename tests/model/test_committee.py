@@ -13,7 +13,8 @@ from ase_mlham import UncertaintyWarning
 from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.testing import random_tiny_delta_model, random_tiny_model
-from ase_mlham.training.committee import calibrate_committee, draw_members, gauss_newton_blocks
+from ase_mlham.training.committee import (calibrate_committee, fit_path_members, normal_equations,
+                                           ridge_strengths)
 
 
 @pytest.fixture(scope="module")
@@ -121,30 +122,30 @@ def test_bad_thresholds_are_named(model, threshold, error, message):
         MLHamCalculator(model, uncertainty_threshold=threshold)
 
 
-def test_fitted_members_sample_the_posterior_and_calibration_matches_errors(g2_db):
+def test_path_members_are_centred_ridge_fits_and_calibration_matches_errors(g2_db):
     model = random_tiny_delta_model(seed=2)
     frames = read_frames(g2_db, molecule="CH3OH")
-    matrices = gauss_newton_blocks(model, frames[:6], core_weight=0.05)
-    for matrix in matrices.values():
-        np.testing.assert_allclose(matrix, matrix.T, atol=1e-9 * float(matrix.abs().max()))
-        assert float(torch.linalg.eigvalsh(matrix).min()) > -1e-8 * float(matrix.abs().max())
-    # many members of one key: their covariance is the inverse regularised precision
-    key = max(matrices, key=lambda k: (len(matrices[k]) <= 6, len(matrices[k])))
+    equations = normal_equations(model, frames[:6])
+    strengths = fit_path_members(model, equations)
     committee = model.committee
-    from ase_mlham.model.committee import HamiltonianCommittee
-
-    big = HamiltonianCommittee([key], model.group_sizes, 20000)
-    model.committee = big
-    try:
-        draw_members(model, {key: matrices[key]}, 1e-2, seed=0)
-        samples = big.weights(key)
-        matrix = matrices[key]
-        expected = torch.linalg.inv(matrix + 1e-2 * float(torch.diagonal(matrix).mean()) * torch.eye(len(matrix)))
-        covariance = samples.T @ samples / len(samples)
-        assert float((covariance - expected).abs().max()) < 0.05 * float(expected.abs().max())
-    finally:
-        model.committee = committee
-    draw_members(model, matrices, 1e-2, seed=0)
+    assert strengths[0] == pytest.approx(1e-6) and strengths[-1] == pytest.approx(1e-1)
+    np.testing.assert_allclose(strengths, ridge_strengths(committee.n_members))
+    fitted = [key for key in committee.keys if key in equations.gram]
+    assert fitted and len(fitted) < len(committee.keys)  # CH3OH has no N: the N keys are never seen
+    for key in committee.keys:
+        samples = committee.weights(key)
+        if key not in equations.gram:  # never seen in training: no spread
+            assert float(samples.abs().max()) == 0.0
+            continue
+        np.testing.assert_allclose(samples.sum(0), 0.0, atol=1e-9 * max(float(samples.abs().max()), 1.0))
+        # member m is the fit at strength m minus the mean fit; the bias (on-site lambda 0) is not perturbed
+        fits = torch.stack([equations.solve(key, float(x)) for x in strengths])[:, :samples.shape[1]]
+        np.testing.assert_allclose(samples[0] - samples[-1], fits[0] - fits[-1], rtol=1e-10, atol=1e-12)
+    assert any(float(committee.weights(key).abs().max()) > 0 for key in fitted)
+    # the weak and strong fits themselves: the strongest shrinks the weights
+    key = max(fitted, key=lambda k: len(equations.gram[k]))
+    n = committee.weights(key).shape[1]
+    assert float(equations.solve(key, 1e-1)[:n].norm()) < float(equations.solve(key, 1e-6)[:n].norm())
     info = calibrate_committee(model, frames[6:10])
     assert info["orbital_scale"] > 0 and info["gap_scale"] > 0
     assert float(committee.excitation_scale) == info["gap_scale"]

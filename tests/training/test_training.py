@@ -145,7 +145,7 @@ def test_adjusted_ridge_target_has_the_reference_spectrum(small_frames):
     frame = small_frames[0]
     model = build_model(TINY_SETTINGS, seed=0)
     item = frame_inputs(model, frame)
-    target = ridge_target(item, "adjusted")
+    target = ridge_target(frame, "adjusted")
     assert np.allclose(torch.linalg.eigvalsh(target).numpy(), frame.mo_target, atol=1e-9)
     assert hamiltonian_to_blocks(target, frame.numbers, item.pairs).values
 
