@@ -151,3 +151,25 @@ def test_unknown_element_is_named():
     model = MLHamModel(TINY_SETTINGS)
     with pytest.raises(ValueError, match="does not know element.*Si.*supports H, C, N, O"):
         model.predict([14, 1, 1, 1, 1], np.eye(5, 3) * 1.5)
+
+
+def test_the_reused_block_layout_never_serves_another_structure(random_model):
+    """The model keeps the last structure's block layout: a new molecule, or the same one whose pair list
+    changed, gets its own, and every H' equals that of a model that never saw another structure."""
+    import copy
+
+    from ase_mlham.model.inputs import unordered_pairs
+
+    water, methanol = molecule("H2O"), molecule("CH3OH")
+    stretched = methanol.copy()
+    stretched.positions[0] += [0.0, 0.0, 5.0]  # the C atom leaves some pairs' range: a shorter pair list
+    structures = [water, methanol, stretched, methanol, water]
+    pair_counts = {len(unordered_pairs(random_model.features(a.numbers, torch.tensor(a.positions))))
+                   for a in (methanol, stretched)}
+    assert len(pair_counts) == 2
+    for atoms in structures:
+        fresh = copy.deepcopy(random_model)
+        fresh._last_layout = None
+        expected = fresh.electronic(atoms.numbers, torch.tensor(atoms.positions))["hamiltonian"]
+        got = random_model.electronic(atoms.numbers, torch.tensor(atoms.positions))["hamiltonian"]
+        assert torch.equal(got, expected)
