@@ -24,7 +24,8 @@ from ase_mlham.model.io import load_model
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path, help="model files")
-    parser.add_argument("--carbons", type=int, nargs="+", default=[4, 6, 8, 10, 14, 18, 24])
+    # octane, dodecane and hexadecane are reserved for independent evaluation (data issue): not used here
+    parser.add_argument("--carbons", type=int, nargs="+", default=[4, 6, 10, 14, 18, 24])
     args = parser.parse_args(argv)
     from tblite.ase import TBLite
 
