@@ -8,7 +8,6 @@
 set -euo pipefail
 export OMP_NUM_THREADS=1
 cd "$(dirname "$0")/.."
-mkdir -p runs
 L=data/molecules/molecules.smi
 S="--relax --temperature 500 --stride 200 --seed 19 --quiet"
 part=${1:?usage: generate.sh validation|test|series|test-then-series|train}
@@ -21,11 +20,14 @@ run_series() {  # evaluation only, never trained on: 1 frame each at the GFN2-xT
   done
 }
 case $part in
+  validation|test|series|test-then-series|train) mkdir -p runs ;;
+  *) echo "unknown part: $part (validation, test, series, test-then-series or train)" >&2; exit 2 ;;
+esac
+case $part in
   validation) run_validation ;;
   test) run_test ;;
   series) run_series ;;
   test-then-series) run_test; run_series ;;
   train) run_train ;;
-  *) echo "unknown part: $part" >&2; exit 2 ;;
 esac
 echo "$(date -u +%FT%TZ) generate.sh $part: done"

@@ -32,3 +32,17 @@ def test_database_rows_follow_the_schema(name, tmp_path):
     assert len(rows) == MANIFEST[name]["frames"]
     assert len({row.molecule for row in rows}) == MANIFEST[name]["molecules"]
     assert len({(row.molecule, row.frame) for row in rows}) == len(rows)  # no frame twice
+
+
+def test_generation_jobs_script_names_its_parts():
+    """data/generate.sh (the background jobs of data/README.md) refuses an unknown part before any work."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "data" / "generate.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    result = subprocess.run(["bash", str(script), "nonsense"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "unknown part: nonsense (validation, test, series, test-then-series or train)" in result.stderr
+    text = script.read_text()
+    for part in ("--split validation --frames 2", "--split test --frames 2", "--split train --frames 3"):
+        assert part in text  # the commands data/README.md gives
