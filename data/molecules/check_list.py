@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import re
 import lzma
 import math
 import os
@@ -139,7 +140,9 @@ def geometry_fingerprint(numbers, positions) -> tuple[str, ...]:
 
 def database_fingerprints(own: set[str] = frozenset()) -> dict[tuple[str, ...], str]:
     """Bonding graphs of every molecule in the project's databases -> 'file: molecule', leaving out the
-    molecules named in ``own`` (the list's own molecules, generated from it)."""
+    molecules named in ``own`` (the list's own molecules, generated from it), also as the conformers
+    (``<name>-c<k>``) and torsion angles (``<name>-t<angle>``) of data/conformers-test.db.xz and
+    torsion-test.db.xz."""
     paths = sorted(glob.glob(os.path.join(REPOSITORY, "..", "shared", "data", "*.db")))
     paths += sorted(glob.glob(os.path.join(REPOSITORY, "data", "*.db.xz")))
     found = {}
@@ -156,7 +159,7 @@ def database_fingerprints(own: set[str] = frozenset()) -> dict[tuple[str, ...], 
                 z = struct.unpack(f"{len(numbers) // 4}i", numbers)
                 p = struct.unpack(f"{len(positions) // 8}d", positions)
                 name = kvp.split('"molecule": "')[1].split('"')[0] if '"molecule"' in kvp else "?"
-                if name in own:
+                if name in own or re.sub(r"-[ct]\d+$", "", name) in own:
                     continue
                 key = geometry_fingerprint(z, [p[3 * k:3 * k + 3] for k in range(len(z))])
                 found.setdefault(key, f"{os.path.basename(path)}: {name}")
