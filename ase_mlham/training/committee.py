@@ -39,7 +39,8 @@ from ase_mlham.model.model import MLHamModel
 from ase_mlham.progress import ProgressBar
 from ase_mlham.training.initialise import NormalEquations
 
-#: Weakest and strongest relative ridge strength of the members' fits (the training start's is 1e-6).
+#: Weakest and strongest relative ridge strength of the members' fits (relative to each key's mean feature
+#: variance; mlham train starts from 1e-2 on-site and 1e-4 for pairs).
 RIDGE_PATH = (1e-6, 1e-1)
 
 
