@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from md_stability import aligned_rmsd
 
 #: eV -> kcal/mol.
 KCAL_PER_EV = 23.060548
@@ -59,7 +60,7 @@ def prepare(entries: list[str], out: Path, embed: int, keep: int, seed: int) -> 
         heavy = np.array(numbers) > 1
         for energy, atoms in relaxed:
             # distinct in energy and shape: mirror images and rotamers of a methyl group are not new conformers
-            if all(abs(energy - e) * KCAL_PER_EV > 0.5 and _rmsd(atoms.positions[heavy], a.positions[heavy]) > 0.3
+            if all(abs(energy - e) * KCAL_PER_EV > 0.5 and aligned_rmsd(atoms.positions[heavy], a.positions[heavy]) > 0.3
                    for e, a in chosen):
                 chosen.append((energy, atoms))
             if len(chosen) == keep:
@@ -102,15 +103,6 @@ def prepare_torsion(entry: str, dihedral: list[int], angles: list[float], out: P
         write(out / f"{name}-t{int(round(angle)):03d}.xyz", final)
     print(f"{name} torsion {dihedral}: GFN2-xTB " + ", ".join(
         f"{a:g}: {(e - min(energies)) * KCAL_PER_EV:.2f}" for a, e in zip(angles, energies)) + " kcal/mol")
-
-
-def _rmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """RMSD after optimal superposition (Kabsch), Angstrom."""
-    a, b = a - a.mean(0), b - b.mean(0)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
-    return float(np.sqrt(((a @ rotation - b) ** 2).sum(1).mean()))
 
 
 def evaluate(dbs: list[str], model_path: str | None) -> int:
