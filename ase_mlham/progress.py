@@ -40,7 +40,3 @@ class ProgressBar:
             self.stream.flush()
         else:
             self._bar.write(message, file=self.stream)
-
-    def close(self) -> None:
-        """Finish the bar (its final state stays on screen)."""
-        self._bar.close()

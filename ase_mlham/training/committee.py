@@ -118,10 +118,16 @@ def calibrate_committee(model: MLHamModel, frames: Sequence[ReferenceFrame]) -> 
 
 
 def fit_hamiltonian_committee(model: MLHamModel, train_frames: Sequence[ReferenceFrame],
-                              validation_frames: Sequence[ReferenceFrame], show_progress: bool = False) -> dict:
-    """Path members from the training frames, scales from the validation frames; returns what was measured."""
+                              validation_frames: Sequence[ReferenceFrame], show_progress: bool = False,
+                              equations: NormalEquations | None = None) -> dict:
+    """Path members from the training frames, scales from the validation frames; returns what was measured.
+
+    ``equations``: the training frames' "adjusted" ridge sums when the caller has them already (the
+    closed-form start computes the same ones); otherwise computed here."""
     if model.committee is None:
         raise ValueError("the model has no committee (ModelSettings.hamiltonian_members is 0)")
-    strengths = fit_path_members(model, normal_equations(model, train_frames, show_progress))
+    if equations is None:
+        equations = normal_equations(model, train_frames, show_progress)
+    strengths = fit_path_members(model, equations)
     return {"n_members": model.committee.n_members, "method": "ridge path",
             "ridge_strengths": [float(x) for x in strengths], **calibrate_committee(model, validation_frames)}

@@ -230,25 +230,34 @@ class NormalEquations:
         return float(np.sqrt(max(residual, 0.0) / self.count[key]))
 
 
+def item_normal_equations(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted"
+                          ) -> NormalEquations:
+    """:class:`NormalEquations` of prepared frames for the ridge ``target``."""
+    equations = NormalEquations()
+    for item in items:
+        equations.add(model, item.frame, item.pairs, item.groups, target)
+    return equations
+
+
 def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted",
-                     regularisation: float = 1e-6, pair_regularisation: float | None = None
-                     ) -> dict[BlockKey, float]:
+                     regularisation: float = 1e-6, pair_regularisation: float | None = None,
+                     equations: NormalEquations | None = None) -> dict[BlockKey, float]:
     """Set each block head's linear weights (and on-site bias) by ridge regression
     (:meth:`NormalEquations.solve`).
 
     ``regularisation`` is relative to the mean diagonal of :math:`X^T X`; ``pair_regularisation``
     (default: the same) replaces it for the two-centre (pair) blocks, whose features reach pairs
     of atoms at distances and in environments the training molecules may not show, while the
-    on-site blocks (core levels included) are fitted to every atom. Returns the training RMSE (eV)
-    of each key's fit.
+    on-site blocks (core levels included) are fitted to every atom. ``equations``: the sums of ``items``
+    for ``target`` when the caller has them already (:func:`item_normal_equations`). Returns the
+    training RMSE (eV) of each key's fit.
     """
     if target not in INIT_TARGETS:
         raise ValueError(f"init target must be one of {INIT_TARGETS}, got {target!r}")
     if target == "none":
         return {}
-    equations = NormalEquations()
-    for item in items:
-        equations.add(model, item.frame, item.pairs, item.groups, target)
+    if equations is None:
+        equations = item_normal_equations(model, items, target)
     errors = {}
     for key in equations.gram:
         strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation

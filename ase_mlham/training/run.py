@@ -18,7 +18,8 @@ from ase_mlham.model.io import save_model
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.model.settings import ModelSettings
 from ase_mlham.progress import ProgressBar
-from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, ridge_initialise)
+from ase_mlham.training.initialise import (fit_energy_head, fit_feature_scales, fit_gates, item_normal_equations,
+                                          ridge_initialise)
 from ase_mlham.training.calibration import calibrate_energy_head, default_thresholds
 from ase_mlham.training.committee import fit_hamiltonian_committee
 from ase_mlham.training.prepare import FrameInputs, fixed_batches, frame_inputs, invariant_jacobian
@@ -127,8 +128,10 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     validation_items = prepare_inputs(model, validation_frames, "validation", show_progress, cache)
     fit_feature_scales(model, train_items)
     fit_gates(model, train_items)
+    # the committee fits the same "adjusted" ridge sums after training: computed once, here
+    equations = item_normal_equations(model, train_items) if settings.init == "adjusted" else None
     ridge_errors = ridge_initialise(model, train_items, settings.init, settings.ridge_regularisation,
-                                    settings.pair_ridge_regularisation)
+                                    settings.pair_ridge_regularisation, equations)
     add_jacobians(model, train_items, "train", show_progress)
     add_jacobians(model, validation_items, "validation", show_progress)
     fit_energy_head(model, train_items, settings.energy_ridge_regularisation, energy_weight=settings.energy_fit_weight)
@@ -156,7 +159,7 @@ def fit_model(train_frames: Sequence[ReferenceFrame], validation_frames: Sequenc
     calibration = calibrate_energy_head(model, calibration_items, familiar) if model.energy_head.damped else None
     committee = None
     if model.committee is not None:
-        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, show_progress)
+        committee = fit_hamiltonian_committee(model, train_frames, validation_frames, show_progress, equations)
     thresholds = default_thresholds(model, [item.frame for item in familiar])
     if out is not None:
         save_model(model, out, {

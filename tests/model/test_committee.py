@@ -149,3 +149,20 @@ def test_path_members_are_centred_ridge_fits_and_calibration_matches_errors(g2_d
     info = calibrate_committee(model, frames[6:10])
     assert info["orbital_scale"] > 0 and info["gap_scale"] > 0
     assert float(committee.excitation_scale) == info["gap_scale"]
+
+
+def test_the_closed_form_starts_sums_serve_the_committee(g2_db):
+    """fit_model hands the closed-form start's ridge sums (prepared frames) to the committee: they are the
+    sums the committee would compute from the frames themselves."""
+    from ase_mlham.training.initialise import item_normal_equations
+    from ase_mlham.training.run import prepare_inputs
+
+    model = random_tiny_delta_model(seed=3)
+    frames = read_frames(g2_db, molecule="CH3OH")[:3] + read_frames(g2_db, molecule="NH3")[:2]
+    from_items = item_normal_equations(model, prepare_inputs(model, frames, "train", False))
+    from_frames = normal_equations(model, frames)
+    assert from_items.gram.keys() == from_frames.gram.keys()
+    for key in from_frames.gram:
+        torch.testing.assert_close(from_items.gram[key], from_frames.gram[key], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(from_items.moment[key], from_frames.moment[key], rtol=1e-12, atol=1e-12)
+        assert from_items.count[key] == from_frames.count[key]
