@@ -20,7 +20,7 @@ any of five regularisations (Spearman -0.5 to 0.27), and it was as large on held
 training molecules as on the validation molecules (median 0.9 against 1.3 eV): those errors come from
 what the training data leave open, not from weight noise the data average out. The spread of the
 ridge path was 0.30 eV (median) on the validation molecules and 0.08 on held-out frames
-(docs/explanations/uncertainty.md).
+(one-off measurements on v14, described in docs/explanations/uncertainty.md).
 """
 
 from __future__ import annotations
