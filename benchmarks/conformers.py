@@ -105,41 +105,55 @@ def prepare_torsion(entry: str, dihedral: list[int], angles: list[float], out: P
         f"{a:g}: {(e - min(energies)) * KCAL_PER_EV:.2f}" for a, e in zip(angles, energies)) + " kcal/mol")
 
 
-def evaluate(dbs: list[str], model_path: str | None) -> int:
+def relative_energies(dbs: list[str], model_paths: list[str | None]) -> dict[str, list[tuple]]:
+    """Per conformer group (a molecule's conformers, or its torsion profile): rows ``(frame name,
+    B3LYP-D4, GFN2-xTB, model_1, ...)`` of absolute energies in eV, one model column per ``model_paths``
+    entry (``None``: the shipped model)."""
+    from ase_mlham.calculator import DEFAULT_MODEL_PATH
     from ase_mlham.data.dataset import read_frames
     from ase_mlham.model.baseline import xtb_energy_forces
     from ase_mlham.model.io import load_model
-    from ase_mlham.calculator import DEFAULT_MODEL_PATH
 
-    model = load_model(model_path or DEFAULT_MODEL_PATH)
+    models = [load_model(path or DEFAULT_MODEL_PATH) for path in model_paths]
     groups: dict[str, list] = defaultdict(list)
     for frame in [frame for db in dbs for frame in read_frames(db)]:
         if frame.d4_energy is None:
             raise SystemExit(f"frame {frame.molecule} has no D4 energy (run `mlham dispersion DB`)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            predicted = float(model.predict(frame.numbers, frame.positions, forces=False,
-                                            hamiltonian=False).energy)
+        predicted = []
+        for model in models:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predicted.append(float(model.predict(frame.numbers, frame.positions, forces=False,
+                                                     hamiltonian=False).energy))
         xtb = xtb_energy_forces(frame.numbers, frame.positions)[0]
-        groups[re.sub(r"-[ct]\d+$", "", frame.molecule) + ("-torsion" if re.search(r"-t\d+$", frame.molecule)
-                                                             else "")].append(
-            (frame.molecule, frame.energy + frame.d4_energy, predicted, xtb))
+        group = re.sub(r"-[ct]\d+$", "", frame.molecule) + ("-torsion" if re.search(r"-t\d+$", frame.molecule) else "")
+        groups[group].append((frame.molecule, frame.energy + frame.d4_energy, xtb, *predicted))
+    return {name: sorted(rows) for name, rows in groups.items() if len(rows) >= 2}
+
+
+def difference_errors(groups: dict[str, list[tuple]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(|error| kcal/mol per non-lowest conformer and column, shape (n, n_columns - 1), relative energies
+    per group, shape (rows, columns))``: energies relative to the reference's lowest conformer of each group;
+    column 0 is the reference, then GFN2-xTB and the models as in :func:`relative_energies`."""
+    errors, relative = [], {}
+    for name, rows in groups.items():
+        energies = np.array([row[1:] for row in rows])
+        lowest = int(np.argmin(energies[:, 0]))
+        relative[name] = (energies - energies[lowest]) * KCAL_PER_EV
+        keep = np.arange(len(rows)) != lowest
+        errors.append(np.abs(relative[name][keep, 1:] - relative[name][keep, :1]))
+    return np.concatenate(errors), relative
+
+
+def evaluate(dbs: list[str], model_path: str | None) -> int:
+    groups = relative_energies(dbs, [model_path])
+    errors, relative = difference_errors(groups)
     print(f"{'conformer':>24} {'B3LYP-D4':>9} {'model':>7} {'GFN2-xTB':>9}   (kcal/mol, relative to the reference's lowest)")
-    model_errors, xtb_errors = [], []
     for name in sorted(groups):
-        rows = sorted(groups[name])
-        if len(rows) < 2:
-            continue
-        reference = np.array([r[1] for r in rows])
-        lowest = int(np.argmin(reference))
-        columns = [(np.array([r[i] for r in rows]) - rows[lowest][i]) * KCAL_PER_EV for i in (1, 2, 3)]
-        for k, row in enumerate(rows):
-            print(f"{row[0]:>24} {columns[0][k]:9.2f} {columns[1][k]:7.2f} {columns[2][k]:9.2f}")
-            if k != lowest:
-                model_errors.append(abs(columns[1][k] - columns[0][k]))
-                xtb_errors.append(abs(columns[2][k] - columns[0][k]))
-    print(f"MAE over {len(model_errors)} conformer energy differences: model {np.mean(model_errors):.2f}, "
-          f"GFN2-xTB {np.mean(xtb_errors):.2f} kcal/mol (max {np.max(model_errors):.2f}, {np.max(xtb_errors):.2f})")
+        for row, energies in zip(groups[name], relative[name]):
+            print(f"{row[0]:>24} {energies[0]:9.2f} {energies[2]:7.2f} {energies[1]:9.2f}")
+    print(f"MAE over {len(errors)} conformer energy differences: model {errors[:, 1].mean():.2f}, "
+          f"GFN2-xTB {errors[:, 0].mean():.2f} kcal/mol (max {errors[:, 1].max():.2f}, {errors[:, 0].max():.2f})")
     return 0
 
 
