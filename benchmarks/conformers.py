@@ -105,16 +105,13 @@ def prepare_torsion(entry: str, dihedral: list[int], angles: list[float], out: P
         f"{a:g}: {(e - min(energies)) * KCAL_PER_EV:.2f}" for a, e in zip(angles, energies)) + " kcal/mol")
 
 
-def relative_energies(dbs: list[str], model_paths: list[str | None]) -> dict[str, list[tuple]]:
+def relative_energies(dbs: list[str], models: list) -> dict[str, list[tuple]]:
     """Per conformer group (a molecule's conformers, or its torsion profile): rows ``(frame name,
-    B3LYP-D4, GFN2-xTB, model_1, ...)`` of absolute energies in eV, one model column per ``model_paths``
-    entry (``None``: the shipped model)."""
-    from ase_mlham.calculator import DEFAULT_MODEL_PATH
+    B3LYP-D4, GFN2-xTB, model_1, ...)`` of absolute energies in eV, one column per loaded model of
+    ``models``."""
     from ase_mlham.data.dataset import read_frames
     from ase_mlham.model.baseline import xtb_energy_forces
-    from ase_mlham.model.io import load_model
 
-    models = [load_model(path or DEFAULT_MODEL_PATH) for path in model_paths]
     groups: dict[str, list] = defaultdict(list)
     for frame in [frame for db in dbs for frame in read_frames(db)]:
         if frame.d4_energy is None:
@@ -146,7 +143,10 @@ def difference_errors(groups: dict[str, list[tuple]]) -> tuple[np.ndarray, dict[
 
 
 def evaluate(dbs: list[str], model_path: str | None) -> int:
-    groups = relative_energies(dbs, [model_path])
+    from ase_mlham.calculator import DEFAULT_MODEL_PATH
+    from ase_mlham.model.io import load_model
+
+    groups = relative_energies(dbs, [load_model(model_path or DEFAULT_MODEL_PATH)])
     errors, relative = difference_errors(groups)
     print(f"{'conformer':>24} {'B3LYP-D4':>9} {'model':>7} {'GFN2-xTB':>9}   (kcal/mol, relative to the reference's lowest)")
     for name in sorted(groups):

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from conformers import difference_errors, relative_energies
 
-from ase_mlham.training.targets import BaselineCache
 from ase_mlham.model.io import load_model
 from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
-from ase_mlham.training.trainer import TrainingSettings
 from ase_mlham.training.run import train_from_databases
+from ase_mlham.training.targets import BaselineCache
+from ase_mlham.training.trainer import TrainingSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     preset = PRESETS[DEFAULT_PRESET]
     cache = BaselineCache(args.baseline_cache)
-    paths, rows = [], []
+    models, rows = [], []
     for cutoff in args.cutoffs:
         for ridge in args.ridges:
             path = args.out / f"cutoff{cutoff:g}-ridge{ridge:g}.pt"
@@ -61,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
                                      training_only=args.training_only, validation_databases=args.validation,
                                      hamiltonian_from=args.hamiltonian_from, baseline_cache=cache,
                                      show_progress=False)
-            calibration = load_model(path).metadata["energy_calibration"]
+            models.append(load_model(path))
+            calibration = models[-1].metadata["energy_calibration"]
             chosen = next(row for row in calibration["damping_widths"]
                           if row["damping_width_eV"] == calibration["damping_width_eV"])
-            paths.append(str(path))
             rows.append((cutoff, ridge, calibration["damping_width_eV"], 1000 * chosen["energy_mae_eV_per_atom"],
                          chosen["forces_mae_eV_per_A"]))
-    errors, _ = difference_errors(relative_energies(args.conformers, paths))
+    errors, _ = difference_errors(relative_energies(args.conformers, models))
     print(f"{len(errors)} conformer energy differences; validation molecules at the chosen damping width")
     print(f"{'cutoff A':>8} {'ridge':>7} {'damping eV':>10} {'val meV/atom':>12} {'val F eV/A':>10} "
           f"{'conf MAE':>8} {'conf max':>8}  (kcal/mol)")
