@@ -124,8 +124,16 @@ def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
 
 def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructure,
                           n_frames: int, sampling: SamplingSettings,
-                          progress: ProgressBar | None = None) -> list[Atoms]:
+                          progress: ProgressBar | None = None,
+                          recorded: dict[int, np.ndarray] | None = None) -> list[Atoms]:
     """The first ``n_frames`` frames of ``structure``, sampled once and then reused.
+
+    ``recorded`` maps frame indices to positions (Å, shape ``(n_atoms, 3)``) already written to the
+    database. When the frames file is gone (a fresh machine resuming from a committed database), those
+    positions replace the re-sampled frames at their indices: MD is chaotic, so a trajectory re-run on
+    another CPU or library build drifts apart from the first in the last bits and then visibly, and the
+    rows, not the lost file, are the record. With the frames file present they are not used (the caller
+    checks the rows against it).
 
     With ``sampling.candidates`` (the ``mlham`` sampler), ``candidates`` frames are sampled and frame 0 and
     the ``n_frames - 1`` most uncertain ones kept (:func:`~ase_mlham.data.sampling.select_by_uncertainty`);
@@ -162,6 +170,10 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     )
     if sampling.candidates:
         frames = select_by_uncertainty(frames, calculator, n_frames)
+    if not stored and recorded:
+        for index, positions in recorded.items():
+            if index < len(frames) and positions.shape == frames[index].positions.shape:
+                frames[index].positions = positions
     for old, new in zip(stored, frames):
         if np.abs(old.positions - new.positions).max() > POSITION_TOLERANCE:
             raise RuntimeError(f"re-sampling {structure.name!r} did not reproduce the frames in {path}; "
@@ -253,13 +265,15 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
     name = structure.name
     report = GenerationReport(name)
     bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
+    rows = list(db.select(molecule=name, xc=reference.xc, basis=reference.basis))
     try:
-        frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar)
+        frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar,
+                                       recorded={row.frame: row.positions for row in rows})
     except RuntimeError as err:  # relaxation not converged, MD failing again and again, sampler SCF failure
         bar.write(f"{name}: no frames ({type(err).__name__}: {err})")
         raise SamplingError(f"{type(err).__name__}: {err}") from err
     done = {}
-    for row in db.select(molecule=name, xc=reference.xc, basis=reference.basis):
+    for row in rows:
         if row.frame in done:
             raise RuntimeError(f"{db_path} holds frame {row.frame} of {name!r} twice (rows {done[row.frame]} "
                                f"and {row.id})")

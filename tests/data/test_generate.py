@@ -160,6 +160,27 @@ def test_more_frames_extend_the_same_trajectory(tmp_path):
     assert report.skipped == [0, 1] and report.written == [2]
 
 
+def test_rows_are_the_record_when_the_frames_file_is_lost(tmp_path):
+    # A fresh machine resumes from a committed database without the frames file; its re-run MD drifts
+    # apart from the first (chaotic, other CPU or build), here imitated by moving a stored frame.
+    db_path = tmp_path / "w.db"
+    structures = [resolve_structure("H2O")]
+    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
+                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    generate(structures, db_path, 2, **settings)
+    row = connect(str(db_path)).get(frame=1)
+    moved = row.positions + 1e-3
+    with sqlite3.connect(db_path) as connection:  # ase.db keeps positions as a float64 blob
+        connection.execute("update systems set positions=? where id=?", (moved.astype(np.float64).tobytes(),
+                                                                         row.id))
+    frames_path(db_path, "H2O").unlink()
+    (report,) = generate(structures, db_path, 3, **settings)
+    assert report.skipped == [0, 1] and report.written == [2]
+    from ase.io import read
+
+    np.testing.assert_allclose(read(frames_path(db_path, "H2O"), index=1).positions, moved, atol=1e-7)
+
+
 def test_excitations_are_stored_and_missing_ones_reported(tmp_path):
     db_path = tmp_path / "w.db"
     structures = [resolve_structure("H2O")]
