@@ -1,12 +1,12 @@
 """Fitting the committee of Hamiltonians (:mod:`ase_mlham.model.committee`) of a trained model.
 
-1. :func:`fit_path_members`: the closed-form ridge fit of every block key to the training frames
-   (:class:`~ase_mlham.training.initialise.NormalEquations`, the fit ``mlham train`` starts from) at
-   ``n_members`` relative strengths log-spaced over :data:`RIDGE_PATH` (weak to strong); member m's
-   perturbation of the key's linear weights is fit m minus the mean of the fits. Where the training
-   data pin a block, every strength gives nearly the same block and the members agree; where they
-   do not (features or combinations of features the training molecules do not show), weak and strong
-   fits part, and so do the members' orbital energies.
+1. :func:`fit_path_members` (what ``mlham train`` uses): the closed-form ridge fit of every block key to
+   the training frames (:class:`~ase_mlham.training.initialise.NormalEquations`, the fit ``mlham train``
+   starts from) at ``n_members`` relative strengths log-spaced over :data:`RIDGE_PATH` (weak to strong);
+   member m's perturbation of the key's linear weights is fit m minus the mean of the fits. Where the
+   training data pin a block, every strength gives nearly the same block and the members agree; where
+   they do not (features or combinations of features the training molecules do not show), weak and
+   strong fits part, and so do the members' orbital energies.
 2. :func:`calibrate_committee`: one scale per quantity such that the members' spread matches the model's
    errors on validation frames on average (mean squared error / mean variance), for the orbital energies
    (valence and virtual orbitals of the window; core orbitals use the same scale) and the gap. Without
@@ -14,13 +14,19 @@
    reported as such).
 3. :func:`fit_hamiltonian_committee`: 1 and 2.
 
-Why a path and not posterior draws: v13/v14 drew members from the last-layer Laplace posterior
-(prediction rigidity). On the 25 validation molecules its gap spread did not rank the gap errors at
-any of five regularisations (Spearman -0.5 to 0.27), and it was as large on held-out frames of the
-training molecules as on the validation molecules (median 0.9 against 1.3 eV): those errors come from
-what the training data leave open, not from weight noise the data average out. The spread of the
-ridge path was 0.30 eV (median) on the validation molecules and 0.08 on held-out frames
-(one-off measurements on v14, described in docs/explanations/uncertainty.md).
+Measured and not adopted (2026-12-07, ``benchmarks/committee_bootstrap.py``): a **bootstrap over training
+molecules** (:func:`molecule_subsets`, :func:`subset_normal_equations`, :func:`fit_bootstrap_members`):
+member m the same ridge fit to the frames of a random half of the training molecules. Its gap sigma ranks
+the validation molecules' gap errors about as (un)reliably as the path's, by draw and Hamiltonian, and
+because each training frame is out of sample for half the members, its sigma on training frames is large,
+which raises the default thresholds (95th percentile over training frames) until few unseen molecules are
+flagged (docs/explanations/uncertainty.md).
+
+Why not posterior draws: v13/v14 drew members from the last-layer Laplace posterior (prediction
+rigidity). On the 25 validation molecules its gap spread did not rank the gap errors at any of five
+regularisations (Spearman -0.5 to 0.27), and it was as large on held-out frames of the training
+molecules as on the validation molecules (median 0.9 against 1.3 eV): those errors come from what the
+training data leave open, not from weight noise the data average out.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ase_mlham.training.initialise import NormalEquations
 RIDGE_PATH = (1e-6, 1e-1)
 
 
+
 def ridge_strengths(n_members: int) -> np.ndarray:
     """The members' relative ridge strengths, ``(n_members,)``, log-spaced over :data:`RIDGE_PATH`."""
     return np.logspace(math.log10(RIDGE_PATH[0]), math.log10(RIDGE_PATH[1]), n_members)
@@ -62,6 +69,57 @@ def normal_equations(model: MLHamModel, frames: Sequence[ReferenceFrame], show_p
         equations.add(model, frame, pairs, inputs)
         bar.update(1)
     return equations
+
+
+def molecule_subsets(molecules: Sequence[str], n_members: int, fraction: float = 0.5,
+                     seed: int = 0) -> list[set[str]]:
+    """``n_members`` random subsets of ``molecules``, each ``fraction`` of them (at least one), drawn
+    without replacement within a subset; reproducible from ``seed``."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"the bootstrap fraction must be in (0, 1], got {fraction}")
+    names = sorted(set(molecules))
+    if not names:
+        raise ValueError("the committee needs training frames")
+    rng = np.random.default_rng(seed)
+    size = max(1, round(fraction * len(names)))
+    return [set(rng.choice(names, size, replace=False).tolist()) for _ in range(n_members)]
+
+
+def subset_normal_equations(model: MLHamModel, frames: Sequence[ReferenceFrame], subsets: Sequence[set[str]],
+                            show_progress: bool = False) -> list[NormalEquations]:
+    """The ridge sums of the frames of each molecule subset; each frame's features and sums are computed
+    once and added to every subset that holds its molecule."""
+    parts = [NormalEquations() for _ in subsets]
+    bar = ProgressBar(len(frames), "committee (training frames)", enabled=show_progress)
+    for frame in frames:
+        holders = [part for subset, part in zip(subsets, parts) if frame.molecule in subset]
+        if holders:
+            one = normal_equations(model, [frame])
+            for part in holders:
+                part.merge(one)
+        bar.update(1)
+    return parts
+
+
+def fit_bootstrap_members(model: MLHamModel, parts: Sequence[NormalEquations], regularisation: float,
+                          pair_regularisation: float | None = None) -> None:
+    """Fill the committee's perturbations from one fit per molecule subset (the module docstring's bootstrap):
+    ``regularisation`` for on-site keys, ``pair_regularisation`` (default: the same) for pair keys, as
+    :func:`~ase_mlham.training.initialise.ridge_initialise`. A subset without a key takes the mean fit (no
+    perturbation); keys no subset has get zero perturbations."""
+    committee = model.committee
+    if len(parts) != committee.n_members:
+        raise ValueError(f"{len(parts)} subsets for a committee of {committee.n_members} members")
+    for key in committee.keys:
+        samples = committee.weights(key)
+        strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
+        fits = [part.solve(key, strength)[:samples.shape[1]] if key in part.gram else None for part in parts]
+        present = [fit for fit in fits if fit is not None]
+        if not present:
+            samples.zero_()
+            continue
+        mean = torch.stack(present).mean(0)  # the bias, last, is not perturbed
+        samples.copy_(torch.stack([(mean if fit is None else fit) - mean for fit in fits]))
 
 
 def fit_path_members(model: MLHamModel, equations: NormalEquations) -> np.ndarray:

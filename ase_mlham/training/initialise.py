@@ -211,6 +211,14 @@ class NormalEquations:
             self.norm[key] = self.norm.get(key, 0.0) + float(y @ y)
             self.count[key] = self.count.get(key, 0) + len(y)
 
+    def merge(self, other: "NormalEquations") -> None:
+        """Add the sums of ``other`` (frames it holds join this one's)."""
+        for key in other.gram:
+            self.gram[key] = self.gram.get(key, 0.0) + other.gram[key]
+            self.moment[key] = self.moment.get(key, 0.0) + other.moment[key]
+            self.norm[key] = self.norm.get(key, 0.0) + other.norm[key]
+            self.count[key] = self.count.get(key, 0) + other.count[key]
+
     def solve(self, key: BlockKey, regularisation: float) -> torch.Tensor:
         """Ridge weights of ``key`` (the bias last for on-site lambda = 0 keys), ``regularisation``
         relative to the mean diagonal of the features' part of :math:`X^T X`. The bias is not

@@ -13,8 +13,9 @@ from ase_mlham import UncertaintyWarning
 from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.testing import random_tiny_delta_model, random_tiny_model
-from ase_mlham.training.committee import (calibrate_committee, fit_path_members, normal_equations,
-                                           ridge_strengths)
+from ase_mlham.training.committee import (calibrate_committee, fit_bootstrap_members, fit_path_members,
+                                           molecule_subsets, normal_equations, ridge_strengths,
+                                           subset_normal_equations)
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,43 @@ def test_the_closed_form_starts_sums_serve_the_committee(g2_db):
         torch.testing.assert_close(from_items.gram[key], from_frames.gram[key], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(from_items.moment[key], from_frames.moment[key], rtol=1e-12, atol=1e-12)
         assert from_items.count[key] == from_frames.count[key]
+
+
+def test_bootstrap_members_are_centred_fits_to_halves_of_the_training_molecules(g2_db):
+    model = random_tiny_delta_model(seed=3)
+    frames = (read_frames(g2_db, molecule="CH3OH")[:3] + read_frames(g2_db, molecule="NH3")[:2]
+              + read_frames(g2_db, molecule="H2O")[:2] + read_frames(g2_db, molecule="CH4")[:2])
+    n = model.committee.n_members
+    subsets = molecule_subsets([frame.molecule for frame in frames], n, 0.5, seed=4)
+    assert len(subsets) == n and all(len(subset) == 2 for subset in subsets)
+    assert molecule_subsets([frame.molecule for frame in frames], n, 0.5, seed=4) == subsets  # reproducible
+    assert len({frozenset(subset) for subset in subsets}) > 1
+    parts = subset_normal_equations(model, frames, subsets)
+    # a subset's sums are those of its molecules' frames, computed directly
+    direct = normal_equations(model, [frame for frame in frames if frame.molecule in subsets[0]])
+    assert parts[0].gram.keys() == direct.gram.keys()
+    for key in direct.gram:
+        torch.testing.assert_close(parts[0].gram[key], direct.gram[key], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(parts[0].moment[key], direct.moment[key], rtol=1e-12, atol=1e-12)
+    fit_bootstrap_members(model, parts, 1e-2, 1e-4)
+    committee = model.committee
+    for key in committee.keys:
+        samples = committee.weights(key)
+        present = [i for i, part in enumerate(parts) if key in part.gram]
+        if not present:  # no training molecule has it (no N-N pair here)
+            assert float(samples.abs().max()) == 0.0
+            continue
+        np.testing.assert_allclose(samples.sum(0), 0.0, atol=1e-9 * max(float(samples.abs().max()), 1.0))
+        strength = 1e-2 if key.kind == "onsite" else 1e-4
+        fits = [parts[i].solve(key, strength)[:samples.shape[1]] for i in present]
+        np.testing.assert_allclose(samples[present[0]] - samples[present[-1]], fits[0] - fits[-1],
+                                   rtol=1e-9, atol=1e-12)
+        for i in set(range(n)) - set(present):  # a subset without the key: the mean fit, no perturbation
+            assert float(samples[i].abs().max()) == 0.0
+    assert any(float(committee.weights(key).abs().max()) > 0 for key in committee.keys)
+    with pytest.raises(ValueError, match="3 subsets for a committee of"):
+        fit_bootstrap_members(model, parts[:3], 1e-2)
+    with pytest.raises(ValueError, match=r"the bootstrap fraction must be in \(0, 1\]"):
+        molecule_subsets(["H2O"], n, 1.5)
+
+
