@@ -6,16 +6,17 @@ molecules frame by frame (Spearman 0.23 for v18). The errors on unseen molecules
 training molecules do not show, which a **bootstrap over training molecules** measures directly: member
 m is the closed-form fit (ridge as ``mlham train``'s start: ``--regularisation`` on-site,
 ``--pair-regularisation`` for pairs) to the frames of a random ``--fraction`` of the training molecules,
-minus the mean of the members' fits. A block that every subset pins agrees across members; one that only
-a few molecules inform moves with them.
+minus the mean of the members' fits. A block that every subset pins agrees across members; one that a few
+molecules inform moves with them (one that a single molecule shows does not: every subset holding it
+fits the same sums).
 
 For the model given, this script builds both committees on the same training frames, calibrates each on
 the validation molecules (one scale for the gap, one for orbital energies, as ``mlham train`` does) and
 prints, per committee: Spearman(sigma, |error|) of the gap and of the orbital energies, the 1 and 2 sigma
 coverage of the gap, and the median gap sigma on the validation molecules and on ``--held-out`` frames of
 training molecules (a committee that is as unsure there as on unseen molecules flags everything).
-Calibrating and ranking on the same validation frames favours neither committee: the scale does not
-change a rank. The test split is never read here.
+Calibrating and ranking on the same validation frames favours neither committee's Spearman (the scale
+does not change a rank); the coverages are in-sample. The test split is never read here.
 
     OMP_NUM_THREADS=1 python benchmarks/committee_bootstrap.py ase_mlham/models/default.pt \\
         --train runs/split/v18-train.db runs/data/{g2x,g2xp,g2xq,motifs,alkanes,dimers-a,dimers-b,mol-train}.db \\
@@ -53,7 +54,8 @@ def ranking(model, validation, held_out) -> dict:
         if held_out else np.array([np.nan])
     return {"gap_spearman": spearmanr(gap_sigma, gap_error).statistic,
             "orbital_spearman": spearmanr(orbital_sigma, orbital_error).statistic,
-            "gap_cover1": float(np.mean(gap_error <= gap_sigma)), "gap_cover2": float(np.mean(gap_error <= 2 * gap_sigma)),
+            "gap_cover1": float(np.mean(gap_error <= gap_sigma)),
+            "gap_cover2": float(np.mean(gap_error <= 2 * gap_sigma)),
             "median_sigma_validation": float(np.median(gap_sigma)), "median_sigma_held_out": float(np.median(held))}
 
 
@@ -93,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     for i, fraction in enumerate(args.fraction):
         fit_bootstrap_members(model, parts[i * n_members:(i + 1) * n_members], args.regularisation,
                               args.pair_regularisation)
-        results[f"bootstrap {n_members} x {fraction:.0%} of molecules, seed {args.seed + i}"] = ranking(model, validation, held_out)
-    print("\n| committee | gap Spearman | orbital Spearman | gap 1σ / 2σ coverage | median gap σ: validation / held-out (eV) |")
+        name = f"bootstrap {n_members} x {fraction:.0%} of molecules, seed {args.seed + i}"
+        results[name] = ranking(model, validation, held_out)
+    print("\n| committee | gap Spearman | orbital Spearman | gap 1σ / 2σ coverage "
+          "| median gap σ: validation / held-out (eV) |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['gap_spearman']:.2f} | {r['orbital_spearman']:.2f} | "

@@ -5,7 +5,8 @@ The job is resumable and idempotent:
 1. The sampled frames of each molecule are stored beside the database, in
    ``<db>.frames/<molecule>.extxyz``, written atomically once sampling is
    complete, together with the sampling settings. A re-run reuses them, so the
-   frames never change between runs.
+   frames never change between runs. Where that file is gone (a fresh machine),
+   the rows already in the database are the record of the frames they hold.
 2. A frame whose row (same ``molecule``, ``frame``, ``xc``, ``basis``) is
    already in the database is skipped; each new row is written in one SQLite
    transaction by the parent process as soon as its reference is done. A run
@@ -125,15 +126,17 @@ def _sampling_record(molecule: str, sampling: SamplingSettings) -> dict:
 def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructure,
                           n_frames: int, sampling: SamplingSettings,
                           progress: ProgressBar | None = None,
-                          recorded: dict[int, np.ndarray] | None = None) -> list[Atoms]:
+                          recorded: dict[int, Atoms] | None = None) -> list[Atoms]:
     """The first ``n_frames`` frames of ``structure``, sampled once and then reused.
 
-    ``recorded`` maps frame indices to positions (Å, shape ``(n_atoms, 3)``) already written to the
-    database. When the frames file is gone (a fresh machine resuming from a committed database), those
-    positions replace the re-sampled frames at their indices: MD is chaotic, so a trajectory re-run on
+    ``recorded`` maps frame indices to the structures already written to the database. When the frames
+    file is gone (a fresh machine resuming from a committed database), their positions replace the
+    re-sampled frames with the same elements at their indices: MD is chaotic, so a trajectory re-run on
     another CPU or library build drifts apart from the first in the last bits and then visibly, and the
-    rows, not the lost file, are the record. With the frames file present they are not used (the caller
-    checks the rows against it).
+    rows, not the lost file, are the record (the caller has checked their sampling temperature). Not with
+    ``sampling.candidates``: the uncertainty selection maps indices to other candidates when more frames
+    are asked for, so the caller's position check refuses the mismatch instead. With the frames file
+    present ``recorded`` is not used (the caller checks the rows against the file).
 
     With ``sampling.candidates`` (the ``mlham`` sampler), ``candidates`` frames are sampled and frame 0 and
     the ``n_frames - 1`` most uncertain ones kept (:func:`~ase_mlham.data.sampling.select_by_uncertainty`);
@@ -170,10 +173,10 @@ def load_or_sample_frames(db_path: str | os.PathLike, structure: StartingStructu
     )
     if sampling.candidates:
         frames = select_by_uncertainty(frames, calculator, n_frames)
-    if not stored and recorded:
-        for index, positions in recorded.items():
-            if index < len(frames) and positions.shape == frames[index].positions.shape:
-                frames[index].positions = positions
+    if not stored and recorded and not sampling.candidates:
+        for index, atoms in recorded.items():
+            if index < len(frames) and np.array_equal(atoms.numbers, frames[index].numbers):
+                frames[index].positions = atoms.positions
     for old, new in zip(stored, frames):
         if np.abs(old.positions - new.positions).max() > POSITION_TOLERANCE:
             raise RuntimeError(f"re-sampling {structure.name!r} did not reproduce the frames in {path}; "
@@ -266,9 +269,14 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
     report = GenerationReport(name)
     bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
     rows = list(db.select(molecule=name, xc=reference.xc, basis=reference.basis))
+    recorded = {}  # every reference's rows: the frames file is shared by all references of a molecule
+    for row in db.select(molecule=name):
+        if abs(row.get("md_temperature", sampling.temperature) - sampling.temperature) > 1e-9:
+            raise ValueError(f"{db_path} holds frames of {name!r} sampled at {row.md_temperature} K, not at "
+                             f"{sampling.temperature} K; use another --db")
+        recorded.setdefault(row.frame, row.toatoms())
     try:
-        frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar,
-                                       recorded={row.frame: row.positions for row in rows})
+        frames = load_or_sample_frames(db_path, structure, n_frames, sampling, bar, recorded=recorded)
     except RuntimeError as err:  # relaxation not converged, MD failing again and again, sampler SCF failure
         bar.write(f"{name}: no frames ({type(err).__name__}: {err})")
         raise SamplingError(f"{type(err).__name__}: {err}") from err

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from ase.db import connect
+from ase.io import read
 
 from ase_mlham.data import generate as generate_module
 from ase_mlham.data.generate import SamplingSettings, frames_path, generate
@@ -176,9 +177,12 @@ def test_rows_are_the_record_when_the_frames_file_is_lost(tmp_path):
     frames_path(db_path, "H2O").unlink()
     (report,) = generate(structures, db_path, 3, **settings)
     assert report.skipped == [0, 1] and report.written == [2]
-    from ase.io import read
-
     np.testing.assert_allclose(read(frames_path(db_path, "H2O"), index=1).positions, moved, atol=1e-7)
+    # the rows still tell another sampling temperature apart, file or no file
+    frames_path(db_path, "H2O").unlink()
+    hotter = SamplingSettings(sampler="emt", stride=2, temperature=settings["sampling"].temperature + 100)
+    with pytest.raises(ValueError, match=r"holds frames of 'H2O' sampled at .* K, not at .* K"):
+        generate(structures, db_path, 3, hotter, settings["reference"], show_progress=False)
 
 
 def test_excitations_are_stored_and_missing_ones_reported(tmp_path):
@@ -282,7 +286,6 @@ def test_molecule_list_split_with_relaxed_start(tmp_path):
         validate_row(row)
         assert row.smiles in ("O", "C")
     # frame 0 is the GFN2-xTB minimum, and the frame file says so
-    from ase.io import read
     from tblite.ase import TBLite
 
     start = read(frames_path(db_path, "water-a"), index=0)

@@ -200,7 +200,8 @@ def test_bootstrap_members_are_centred_fits_to_halves_of_the_training_molecules(
                                    rtol=1e-9, atol=1e-12)
         for i in set(range(n)) - set(present):  # a subset without the key: the mean fit, no perturbation
             assert float(samples[i].abs().max()) == 0.0
-    assert any(float(committee.weights(key).abs().max()) > 0 for key in committee.keys)
+    # keys every molecule shows (H on-site) are fitted to different molecule sets: the members really differ
+    assert max(float(committee.weights(key).abs().max()) for key in committee.keys) > 1e-6
     with pytest.raises(ValueError, match="3 subsets for a committee of"):
         fit_bootstrap_members(model, parts[:3], 1e-2)
     with pytest.raises(ValueError, match=r"the bootstrap fraction must be in \(0, 1\]"):
