@@ -268,9 +268,10 @@ def _generate_one(db, db_path, structure: StartingStructure, n_frames: int,
     name = structure.name
     report = GenerationReport(name)
     bar = ProgressBar(n_frames, f"{name}: sampling", enabled=show_progress)
-    rows = list(db.select(molecule=name, xc=reference.xc, basis=reference.basis))
-    recorded = {}  # every reference's rows: the frames file is shared by all references of a molecule
-    for row in db.select(molecule=name):
+    molecule_rows = list(db.select(molecule=name))  # every reference's: they share the frames file
+    rows = [row for row in molecule_rows if (row.get("xc"), row.get("basis")) == (reference.xc, reference.basis)]
+    recorded = {}
+    for row in molecule_rows:
         if abs(row.get("md_temperature", sampling.temperature) - sampling.temperature) > 1e-9:
             raise ValueError(f"{db_path} holds frames of {name!r} sampled at {row.md_temperature} K, not at "
                              f"{sampling.temperature} K; use another --db")

@@ -46,7 +46,7 @@ from ase_mlham.model.blocks import block_samples
 from ase_mlham.model.inputs import gather_group_inputs, unordered_pairs
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.progress import ProgressBar
-from ase_mlham.training.initialise import NormalEquations
+from ase_mlham.training.initialise import NormalEquations, key_regularisation
 
 #: Weakest and strongest relative ridge strength of the members' fits (relative to each key's mean feature
 #: variance; mlham train starts from 1e-2 on-site and 1e-4 for pairs).
@@ -115,7 +115,7 @@ def fit_bootstrap_members(model: MLHamModel, parts: Sequence[NormalEquations], r
         raise ValueError(f"{len(parts)} subsets for a committee of {committee.n_members} members")
     for key in committee.keys:
         samples = committee.weights(key)
-        strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
+        strength = key_regularisation(key, regularisation, pair_regularisation)
         fits = [part.solve(key, strength)[:samples.shape[1]] if key in part.gram else None for part in parts]
         present = [fit for fit in fits if fit is not None]
         if not present:

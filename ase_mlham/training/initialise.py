@@ -238,6 +238,12 @@ class NormalEquations:
         return float(np.sqrt(max(residual, 0.0) / self.count[key]))
 
 
+def key_regularisation(key: BlockKey, regularisation: float, pair_regularisation: float | None) -> float:
+    """The ridge strength of ``key``: ``pair_regularisation`` for two-centre (pair) keys when given, else
+    ``regularisation``."""
+    return regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
+
+
 def item_normal_equations(model: MLHamModel, items: Sequence[FrameInputs], target: str = "adjusted"
                           ) -> NormalEquations:
     """:class:`NormalEquations` of prepared frames for the ridge ``target``."""
@@ -268,7 +274,7 @@ def ridge_initialise(model: MLHamModel, items: Sequence[FrameInputs], target: st
         equations = item_normal_equations(model, items, target)
     errors = {}
     for key in equations.gram:
-        strength = regularisation if key.kind == "onsite" or pair_regularisation is None else pair_regularisation
+        strength = key_regularisation(key, regularisation, pair_regularisation)
         weights = equations.solve(key, strength)
         module = model.hamiltonian_head.heads[key_name(key)]
         with torch.no_grad():

@@ -39,6 +39,12 @@ def frames_in(db_path):
     return sorted(row.frame for row in connect(str(db_path)).select())
 
 
+def emt_settings() -> dict:
+    """``generate`` keywords of the fast cases: EMT sampling, an STO-3G reference without density fitting."""
+    return dict(sampling=SamplingSettings(sampler="emt", stride=2),
+                reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+
+
 def count_rows(db_path):
     if not db_path.exists():
         return 0
@@ -130,8 +136,7 @@ def test_non_converged_frame_is_reported_and_left_out(tmp_path, monkeypatch):
     monkeypatch.setattr(generate_module, "compute_reference", flaky)
     db_path = tmp_path / "w.db"
     structures = [resolve_structure("H2O")]
-    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
-                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    settings = emt_settings()
     (report,) = generate(structures, db_path, 3, **settings)
     assert report.written == [0, 2] and list(report.failed) == [1]
     assert "did not converge" in report.failed[1]
@@ -154,8 +159,7 @@ def test_other_sampling_settings_are_refused(tmp_path):
 def test_more_frames_extend_the_same_trajectory(tmp_path):
     db_path = tmp_path / "w.db"
     structures = [resolve_structure("H2O")]
-    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
-                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    settings = emt_settings()
     generate(structures, db_path, 2, **settings)
     (report,) = generate(structures, db_path, 3, **settings)
     assert report.skipped == [0, 1] and report.written == [2]
@@ -166,8 +170,7 @@ def test_rows_are_the_record_when_the_frames_file_is_lost(tmp_path):
     # apart from the first (chaotic, other CPU or build), here imitated by moving a stored frame.
     db_path = tmp_path / "w.db"
     structures = [resolve_structure("H2O")]
-    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
-                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    settings = emt_settings()
     generate(structures, db_path, 2, **settings)
     row = connect(str(db_path)).get(frame=1)
     moved = row.positions + 1e-3
@@ -218,8 +221,7 @@ def test_threads_per_worker_respect_omp_num_threads(monkeypatch, environment, wo
 def test_skip_start_computes_frames_after_the_starting_geometry(tmp_path):
     db_path = tmp_path / "w.db"
     structures = [resolve_structure("H2O")]
-    settings = dict(sampling=SamplingSettings(sampler="emt", stride=2),
-                    reference=ReferenceSettings(basis="sto-3g", density_fit=False), show_progress=False)
+    settings = emt_settings()
     (report,) = generate(structures, db_path, 3, skip_start=True, **settings)
     assert report.written == [1, 2] and frames_in(db_path) == [1, 2]
     (report,) = generate(structures, db_path, 3, skip_start=True, **settings)
