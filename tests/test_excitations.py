@@ -193,6 +193,63 @@ def test_selection_converges_to_the_full_space():
     assert budget.n_primary + budget.n_secondary <= 12
 
 
+def _space(name: str, seed: int = 0):
+    """The full CSF space of a distorted G2 molecule with an extended-Hückel H'."""
+    from ase_mlham.excitations.integrals import ao_slots
+    from ase_mlham.excitations.matrix import CSFSpace
+
+    atoms = distorted(name, seed)
+    positions = torch.tensor(atoms.positions)
+    energies, coefficients = torch.linalg.eigh(huckel_hamiltonian(atoms.numbers, positions))
+    nocc = int(atoms.numbers.sum()) // 2
+    return CSFSpace(energies[:nocc], energies[nocc:], coefficients[:, :nocc], coefficients[:, nocc:],
+                    ao_slots(atoms.numbers), mnok_gamma(atoms.numbers, positions, exchange_exponent(0.2)),
+                    mnok_gamma(atoms.numbers, positions, coulomb_exponent(0.2), hardness_scale=0.2))
+
+
+def test_diagonal_bound_and_lazy_selection_equal_the_brute_force_ones(monkeypatch):
+    """The selection computes exact diagonal elements only where the cheap bound allows a CSF among
+    the lowest: its threshold and primary CSFs are those of the whole diagonal."""
+    from ase_mlham.excitations import matrix
+    from ase_mlham.excitations.selection import energy_threshold, primary_csfs
+
+    monkeypatch.setattr(matrix, "FIRST_ROUND", 4)
+
+    full = _space("CH3CH2OH").diagonal()
+    assert bool((_space("CH3CH2OH").diagonal_lower_bound() <= full + 1e-12).all())
+    torch.testing.assert_close(_space("CH3CH2OH").block(torch.arange(len(full)), torch.arange(len(full))).diagonal(),
+                               full, rtol=0, atol=1e-12)
+    for window, budget in ((7.0, None), (7.0, 40), (2.0, 200), (math.inf, 5)):
+        space = _space("CH3CH2OH")
+        expected = float(full.min()) + window
+        if budget is not None and budget <= len(full):
+            expected = min(expected, float(torch.kthvalue(full, budget).values))
+        threshold = energy_threshold(space, window, budget)
+        assert threshold == pytest.approx(expected, abs=1e-12)
+        if not math.isinf(window):  # not every CSF was needed
+            assert int(torch.isnan(space._diagonal).sum()) > len(full) // 2
+        expected_primary = torch.nonzero(full <= threshold + 1e-12).flatten()
+        if len(expected_primary) < 6:  # at least n_states: the lowest ones
+            expected_primary = torch.sort(torch.argsort(full)[:6]).values
+        np.testing.assert_array_equal(primary_csfs(space, threshold, 6).numpy(), expected_primary.numpy())
+
+
+@pytest.mark.parametrize("settings", [FULL, STDASettings(n_states=6), STDASettings(n_states=6, energy_window=2.0, csfs_per_state=3)],
+                         ids=["full", "selected", "budget"])
+def test_results_do_not_depend_on_the_batch_size(settings, monkeypatch):
+    """Memory is bounded by building everything a batch (tile) of CSFs at a time: tiny batches give the
+    same states as one batch."""
+    from ase_mlham.excitations import matrix
+
+    atoms = distorted("CH3CH2OH", seed=4)
+    reference = huckel_excitations(atoms, settings)
+    assert settings is FULL or reference.n_secondary > 0
+    monkeypatch.setattr(matrix, "BATCH_ELEMENTS", 97)
+    batched = huckel_excitations(atoms, settings)
+    _assert_same(reference, batched, atol=1e-10)
+    assert (batched.n_primary, batched.n_secondary) == (reference.n_primary, reference.n_secondary)
+
+
 # --------------------------------------------------------------------------- symmetry
 
 

@@ -25,37 +25,64 @@ from ase_mlham.excitations.parameters import CHEMICAL_HARDNESS_HARTREE
 from ase_mlham.units import BOHR_TO_ANGSTROM
 
 
-def atom_projector(numbers: Sequence[int], like: torch.Tensor) -> torch.Tensor:
-    """``(n_atoms, n_ao)`` matrix with 1 where AO ``mu`` sits on atom ``A``; dtype/device of ``like``."""
+def ao_slots(numbers: Sequence[int], device: torch.device | str | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every atom's AOs as at most five slots, ``[(atoms, aos), ...]`` (long tensors of equal length).
+
+    Slot ``s`` pairs each atom that has more than ``s`` AOs with its ``s``-th AO (AO order of
+    :func:`ase_mlham.basis.ao_labels`), so a sum over an atom's AOs is a sum over slots, each a
+    scatter without repeated atoms and without an ``(n_ao, ...)`` intermediate.
+    """
     slices = ao_slices(numbers)
-    projector = torch.zeros(len(slices), slices[-1].stop, dtype=like.dtype, device=like.device)
-    for atom, block in enumerate(slices):
-        projector[atom, block] = 1.0
-    return projector
+    slots = []
+    for slot in range(max(block.stop - block.start for block in slices)):
+        atoms = [atom for atom, block in enumerate(slices) if block.stop - block.start > slot]
+        aos = [slices[atom].start + slot for atom in atoms]
+        slots.append((torch.tensor(atoms, dtype=torch.long, device=device),
+                      torch.tensor(aos, dtype=torch.long, device=device)))
+    return slots
 
 
-def transition_charges(projector: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-    r"""Löwdin transition charges :math:`q_A^{pq}` of every pair of a left and a right orbital.
+def transition_charges(slots: list[tuple[torch.Tensor, torch.Tensor]], n_atoms: int, left: torch.Tensor,
+                       right: torch.Tensor) -> torch.Tensor:
+    r"""Löwdin transition charges :math:`q_A^{p_k q_k}` of paired orbitals (column ``k`` of each).
 
     Parameters
     ----------
-    projector
-        ``(n_atoms, n_ao)`` from :func:`atom_projector`.
+    slots
+        From :func:`ao_slots`.
+    n_atoms
+        Number of atoms.
     left, right
-        Löwdin-basis orbital coefficients, columns are orbitals: ``(n_ao, n_p)`` and ``(n_ao, n_q)``.
+        Löwdin-basis orbital coefficients, columns are orbitals, both ``(n_ao, n)``.
 
     Returns
     -------
     torch.Tensor
-        ``(n_atoms, n_p, n_q)``, dimensionless; :math:`\sum_A q_A^{pq} = \delta_{pq}`
-        for orthonormal orbitals.
+        ``(n_atoms, n)``, dimensionless: :math:`q_A^{pq} = \sum_{\mu \in A} C'_{\mu p} C'_{\mu q}`,
+        whose sum over atoms is :math:`\delta_{pq}` for orthonormal orbitals.
     """
-    return torch.einsum("am,mp,mq->apq", projector, left, right)
+    charges = left.new_zeros(n_atoms, left.shape[1])
+    for atoms, aos in slots:
+        charges = charges.index_add(0, atoms, left[aos] * right[aos])
+    return charges
 
 
-def orbital_populations(projector: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+def pair_charges(slots: list[tuple[torch.Tensor, torch.Tensor]], n_atoms: int, left: torch.Tensor,
+                 right: torch.Tensor) -> torch.Tensor:
+    r""":math:`q_A^{pq}` of every left orbital ``p`` with every right orbital ``q``: ``(n_atoms, n_p, n_q)``.
+
+    ``left`` ``(n_ao, n_p)``, ``right`` ``(n_ao, n_q)``; no intermediate larger than the result.
+    """
+    charges = left.new_zeros(n_atoms, left.shape[1], right.shape[1])
+    for atoms, aos in slots:
+        charges = charges.index_add(0, atoms, left[aos][:, :, None] * right[aos][:, None, :])
+    return charges
+
+
+def orbital_populations(slots: list[tuple[torch.Tensor, torch.Tensor]], n_atoms: int,
+                        coefficients: torch.Tensor) -> torch.Tensor:
     r""":math:`q_A^{pp}`: the Löwdin population of each orbital on each atom, ``(n_atoms, n_orbitals)``."""
-    return projector @ (coefficients * coefficients)
+    return transition_charges(slots, n_atoms, coefficients, coefficients)
 
 
 def hardness(numbers: Sequence[int], like: torch.Tensor) -> torch.Tensor:

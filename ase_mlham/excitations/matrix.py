@@ -7,23 +7,36 @@ r"""The sTDA matrix of singlet excitations over a space of single excitations (C
     (ia|jb)' = \sum_{AB} q_A^{ia}\,\Gamma^K_{AB}\,q_B^{jb}, \qquad
     (ij|ab)' = \sum_{AB} q_A^{ij}\,\Gamma^J_{AB}\,q_B^{ab}.
 
-:class:`CSFSpace` holds, for a set of occupied and virtual orbitals, the
-transition charges and the charge-potential products the matrix elements
-need, and hands out its diagonal (cheap: built at construction) and any block
-(the Coulomb-type intermediates are built on the first request). Blocks are
-built a few hundred rows at a time so that memory stays
-``O(rows * n_occupied * n_virtual)`` whatever the number of CSFs. Energies in eV throughout.
+:class:`CSFSpace` builds what a request needs and nothing of the size of the
+whole space: the space of a 1000-atom molecule holds ~10^6 CSFs, and its
+transition charges alone, ``(n_atoms, n_csf)``, would take 10 GB. It hands out
+
+- a cheap lower bound of every diagonal element (orbital-energy difference minus
+  the Coulomb term, both from orbital populations), by which the selection
+  (:mod:`~ase_mlham.excitations.selection`) finds the lowest CSFs while computing
+  exact diagonal elements only for those that can be among them;
+- exact diagonal elements of any CSFs (for the selection: detached, cached);
+- any block :math:`A'_{kl}`, differentiable.
+
+Intermediates are built a batch of CSFs at a time, each at most
+:data:`BATCH_ELEMENTS` numbers, so memory is ``O(n_atoms * batch + n_csf)``
+besides the requested block. Energies in eV throughout.
 """
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import torch
 
-from ase_mlham.excitations.integrals import orbital_populations, transition_charges
+from ase_mlham.excitations.integrals import orbital_populations, pair_charges, transition_charges
 from ase_mlham.units import HARTREE_TO_EV
 
-#: Rows of A built per batched product: bounds the (rows, n_occ, n_virt) intermediate.
-ROW_BLOCK = 256
+#: Largest intermediate one batch of CSFs may create, in numbers (2**24: 128 MiB in float64).
+BATCH_ELEMENTS = 2**24
+
+#: Exact diagonal elements computed in the first round of :meth:`CSFSpace.lowest` (doubling after).
+FIRST_ROUND = 256
 
 
 class CSFSpace:
@@ -38,75 +51,172 @@ class CSFSpace:
         ``(n_occ,)`` and ``(n_virt,)`` orbital energies, eV.
     occupied, virtual
         Löwdin-basis coefficients, ``(n_ao, n_occ)`` and ``(n_ao, n_virt)``.
-    projector
-        ``(n_atoms, n_ao)`` AO-to-atom map (:func:`~ase_mlham.excitations.integrals.atom_projector`).
+    slots
+        Each atom's AOs, from :func:`~ase_mlham.excitations.integrals.ao_slots`.
     gamma_exchange, gamma_coulomb
         :math:`\Gamma^K` and :math:`\Gamma^J`, ``(n_atoms, n_atoms)``, Hartree.
     """
 
     def __init__(self, occupied_energies: torch.Tensor, virtual_energies: torch.Tensor, occupied: torch.Tensor,
-                 virtual: torch.Tensor, projector: torch.Tensor, gamma_exchange: torch.Tensor,
+                 virtual: torch.Tensor, slots: list[tuple[torch.Tensor, torch.Tensor]], gamma_exchange: torch.Tensor,
                  gamma_coulomb: torch.Tensor) -> None:
         self.n_occ, self.n_virt = occupied.shape[1], virtual.shape[1]
-        self._occupied, self._virtual, self._projector = occupied, virtual, projector
-        gamma_exchange = gamma_exchange * HARTREE_TO_EV
-        gamma_coulomb = gamma_coulomb * HARTREE_TO_EV
-        self._gamma_coulomb = gamma_coulomb
-        # (n_atoms, n_occ * n_virt): q_A^{ia}, and Gamma^K q^{ia} (the potential of each transition density)
-        self.charges_ia = transition_charges(projector, occupied, virtual).reshape(projector.shape[0], -1)
-        self.potentials_ia = gamma_exchange @ self.charges_ia
-        self._charges_ij: torch.Tensor | None = None  # built by the first block() call
-        self._potentials_ab: torch.Tensor | None = None
+        self.n_atoms = gamma_exchange.shape[0]
+        self._occupied, self._virtual, self._slots = occupied, virtual, slots
+        self.n_ao = occupied.shape[0]
+        self._gamma_exchange = gamma_exchange * HARTREE_TO_EV
+        self._gamma_coulomb = gamma_coulomb * HARTREE_TO_EV
         self.orbital_differences = (virtual_energies[None, :] - occupied_energies[:, None]).reshape(-1)
-        # diagonal: (ii|aa)' from orbital populations only, no (n_occ, n_occ) gather needed
-        population_occ = orbital_populations(projector, occupied)
-        population_virt = orbital_populations(projector, virtual)
-        coulomb_diagonal = population_occ.mT @ gamma_coulomb @ population_virt  # (n_occ, n_virt)
-        exchange_diagonal = (self.charges_ia * self.potentials_ia).sum(0)
-        self._diagonal = self.orbital_differences + 2.0 * exchange_diagonal - coulomb_diagonal.reshape(-1)
+        with torch.no_grad():
+            # (ii|aa)' from orbital populations only: (n_occ, n_virt), cheap
+            population_occ = orbital_populations(slots, self.n_atoms, occupied)
+            population_virt = orbital_populations(slots, self.n_atoms, virtual)
+            coulomb = (population_occ.mT @ self._gamma_coulomb @ population_virt).reshape(-1)
+            # (ia|ia)' >= lambda_min(Gamma^K) |q^{ia}|^2 and |q^{ia}|^2 <= sum_A p_A^i p_A^a (Cauchy-Schwarz on
+            # each atom); MNOK's Gamma^K is positive definite in practice, the term guards the bound if not
+            smallest = float(torch.linalg.eigvalsh(self._gamma_exchange.detach())[0])
+            charge_bound = (population_occ.mT @ population_virt).reshape(-1)
+            self._lower_bound = (self.orbital_differences.detach() - coulomb
+                                 + 2.0 * min(smallest, 0.0) * charge_bound)
+            self._coulomb_diagonal = coulomb
+        self._diagonal = torch.full_like(self._lower_bound, float("nan"))  # exact values, filled on request
 
     @property
     def size(self) -> int:
         """Number of CSFs, ``n_occ * n_virt``."""
         return self.n_occ * self.n_virt
 
-    def diagonal(self) -> torch.Tensor:
-        r""":math:`A'_{ia,ia}`, eV, ``(n_occ * n_virt,)``."""
-        return self._diagonal
+    def restrict(self, first_occupied: int, n_virtual: int) -> "CSFSpace":
+        """The subspace of occupied orbitals ``first_occupied:`` and virtual orbitals ``:n_virtual``.
+
+        Shares the exact diagonal elements computed so far (copied) and the bound.
+        """
+        sub = object.__new__(CSFSpace)
+        sub.__dict__.update(self.__dict__)
+        sub._occupied, sub._virtual = self._occupied[:, first_occupied:], self._virtual[:, :n_virtual]
+        sub.n_occ, sub.n_virt = sub._occupied.shape[1], sub._virtual.shape[1]
+
+        def part(values: torch.Tensor) -> torch.Tensor:
+            return values.reshape(self.n_occ, self.n_virt)[first_occupied:, :n_virtual].reshape(-1)
+
+        sub.orbital_differences = part(self.orbital_differences)
+        sub._lower_bound, sub._coulomb_diagonal = part(self._lower_bound), part(self._coulomb_diagonal)
+        sub._diagonal = part(self._diagonal).clone()
+        return sub
+
+    def diagonal_lower_bound(self) -> torch.Tensor:
+        r"""A lower bound of every :math:`A'_{ia,ia}`, eV, ``(n_csf,)``, detached."""
+        return self._lower_bound
+
+    def diagonal(self, csfs: torch.Tensor | None = None) -> torch.Tensor:
+        r""":math:`A'_{ia,ia}` of ``csfs`` (long indices; ``None``: all), eV, detached: for the selection only.
+
+        Computed once per CSF, :data:`BATCH_ELEMENTS` at a time.
+        """
+        if csfs is None:
+            csfs = torch.arange(self.size, device=self._diagonal.device)
+        missing = csfs[torch.isnan(self._diagonal[csfs])]
+        with torch.no_grad():
+            for batch in self._batches(missing, self.n_ao + self.n_atoms):
+                charges = self._charges(batch)
+                exchange = (charges * (self._gamma_exchange @ charges)).sum(0)
+                self._diagonal[batch] = (self.orbital_differences[batch].detach() + 2.0 * exchange
+                                         - self._coulomb_diagonal[batch])
+        return self._diagonal[csfs]
+
+    def lowest(self, limit: Callable[[torch.Tensor], float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact diagonal elements of every CSF whose lower bound is at most ``limit(values)``.
+
+        ``limit`` maps the exact diagonal values found so far to a bound that can only fall as more
+        are found (e.g. the k-th lowest); CSFs are evaluated in ascending order of their lower
+        bound until the next one's bound exceeds it. Returns ``(indices, values)``, eV.
+        """
+        bound = self._lower_bound
+        order = torch.argsort(bound)
+        batch, start, values = FIRST_ROUND, 0, bound[:0]
+        while start < len(order):
+            current = limit(values) if len(values) else float("inf")
+            if float(bound[order[start]]) > current:
+                break
+            values = torch.cat([values, self.diagonal(order[start:start + batch])])
+            start += batch
+            batch *= 2
+        return order[:start], values
 
     def block(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
         r"""The block :math:`A'_{kl}` for CSFs ``k`` in ``rows`` and ``l`` in ``columns`` (long index tensors), eV.
 
-        Returns ``(len(rows), len(columns))``; built ``ROW_BLOCK`` rows at a time.
+        Returns ``(len(rows), len(columns))``, differentiable; built one tile of columns at a time
+        (:meth:`tiles`), so that besides the result memory stays ``O(BATCH_ELEMENTS)``.
         """
         if len(rows) == 0 or len(columns) == 0:
-            return self._diagonal.new_zeros(len(rows), len(columns))
-        # Coulomb-type terms only need the occupied and virtual orbitals the columns use
-        column_occupied, occupied_position = torch.unique(torch.div(columns, self.n_virt, rounding_mode="floor"),
-                                                          return_inverse=True)
-        column_virtual, virtual_position = torch.unique(columns % self.n_virt, return_inverse=True)
-        column_pairs = occupied_position * len(column_virtual) + virtual_position
-        charges_ij, potentials_ab = self._coulomb_intermediates()
-        charges_ij, potentials_ab = charges_ij[:, :, column_occupied], potentials_ab[:, :, column_virtual]
-        charges_columns = self.charges_ia[:, columns]
-        blocks = []
-        for start in range(0, len(rows), ROW_BLOCK):
-            chunk = rows[start:start + ROW_BLOCK]
-            occupied_index = torch.div(chunk, self.n_virt, rounding_mode="floor")
-            virtual_index = chunk % self.n_virt
-            exchange = self.potentials_ia[:, chunk].mT @ charges_columns  # (ia|jb)'
-            # (ij|ab)' = sum_A q_A^{ij} [Gamma^J q^{ab}]_A for the row's i and a, the columns' j and b
-            left = charges_ij[:, occupied_index, :].permute(1, 2, 0)  # (chunk, n_j, n_atoms)
-            right = potentials_ab[:, virtual_index, :].permute(1, 0, 2)  # (chunk, n_atoms, n_b)
-            coulomb = torch.bmm(left, right).reshape(len(chunk), -1)[:, column_pairs]
-            same = (chunk[:, None] == columns[None, :]).to(exchange.dtype)
-            blocks.append(2.0 * exchange - coulomb + same * self.orbital_differences[chunk][:, None])
-        return torch.cat(blocks)
+            return self.orbital_differences.new_zeros(len(rows), len(columns))
+        potentials = self._gamma_exchange @ self._charges(rows)  # (n_atoms, n_rows)
+        blocks, order = [], []
+        for tile in self.tiles(columns, len(rows)):
+            batch = columns[tile]
+            exchange = potentials.mT @ self._charges(batch)  # (ia|jb)'
+            same = (rows[:, None] == batch[None, :]).to(exchange.dtype)
+            blocks.append(2.0 * exchange - self._coulomb(rows, batch)
+                          + same * self.orbital_differences[rows][:, None])
+            order.append(tile)
+        return torch.cat(blocks, dim=1)[:, torch.argsort(torch.cat(order))]
 
-    def _coulomb_intermediates(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """q_A^{ij} ``(n_atoms, n_occ, n_occ)`` and [Gamma^J q^{ab}]_A ``(n_atoms, n_virt, n_virt)``, eV."""
-        if self._charges_ij is None:
-            self._charges_ij = transition_charges(self._projector, self._occupied, self._occupied)
-            self._potentials_ab = torch.einsum("AB,Bab->Aab", self._gamma_coulomb,
-                                               transition_charges(self._projector, self._virtual, self._virtual))
-        return self._charges_ij, self._potentials_ab
+    def tiles(self, csfs: torch.Tensor, rows: int) -> Iterator[torch.Tensor]:
+        """Positions in ``csfs`` (long CSF indices), grouped into tiles for a block with ``rows`` rows.
+
+        A tile holds the CSFs of a square of at most ``side x side`` occupied x virtual orbitals, with
+        ``side**2 * (rows + n_ao + n_atoms) <= BATCH_ELEMENTS``: the Coulomb term's intermediates grow
+        with the number of distinct orbitals, not only with the number of CSFs.
+        """
+        side = max(1, int((BATCH_ELEMENTS // (rows + self.n_ao + self.n_atoms)) ** 0.5))
+        occupied, virtual = self._split(csfs)
+        key = torch.div(occupied, side, rounding_mode="floor") * (self.n_virt // side + 1) \
+            + torch.div(virtual, side, rounding_mode="floor")
+        order = torch.argsort(key, stable=True)
+        _, counts = torch.unique_consecutive(key[order], return_counts=True)
+        yield from torch.split(order, counts.tolist())
+
+    def _batches(self, csfs: torch.Tensor, per_csf: int) -> Iterator[torch.Tensor]:
+        size = max(1, BATCH_ELEMENTS // max(per_csf, 1))
+        for start in range(0, len(csfs), size):
+            yield csfs[start:start + size]
+
+    def _split(self, csfs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.div(csfs, self.n_virt, rounding_mode="floor"), csfs % self.n_virt
+
+    def _charges(self, csfs: torch.Tensor) -> torch.Tensor:
+        """:math:`q_A^{ia}` of ``csfs``, ``(n_atoms, len(csfs))``."""
+        occupied, virtual = self._split(csfs)
+        return transition_charges(self._slots, self.n_atoms, self._occupied[:, occupied], self._virtual[:, virtual])
+
+    def _coulomb(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        r""":math:`(ij|ab)'` for rows ``ia`` and columns ``jb``, ``(len(rows), len(columns))``.
+
+        Only the orbitals the rows and columns use enter: :math:`q^{ij}` over the rows' i and the
+        columns' j, :math:`q^{ab}` over the rows' a and the columns' b, with :math:`\Gamma^J`
+        applied to the smaller; then one product per virtual orbital of the rows.
+        """
+        row_occ, row_virt = self._split(rows)
+        column_occ, column_virt = self._split(columns)
+        occ_i, i_position = torch.unique(row_occ, return_inverse=True)
+        virt_a, a_position = torch.unique(row_virt, return_inverse=True)
+        occ_j, j_position = torch.unique(column_occ, return_inverse=True)
+        virt_b, b_position = torch.unique(column_virt, return_inverse=True)
+        charges_ij = pair_charges(self._slots, self.n_atoms, self._occupied[:, occ_i], self._occupied[:, occ_j])
+        charges_ab = pair_charges(self._slots, self.n_atoms, self._virtual[:, virt_a], self._virtual[:, virt_b])
+        n_atoms = self.n_atoms
+        if charges_ij[0].numel() <= charges_ab[0].numel():
+            charges_ij = (self._gamma_coulomb @ charges_ij.reshape(n_atoms, -1)).reshape(charges_ij.shape)
+        else:
+            charges_ab = (self._gamma_coulomb @ charges_ab.reshape(n_atoms, -1)).reshape(charges_ab.shape)
+        column_pairs = j_position * len(virt_b) + b_position
+        pieces, order = [], []
+        for a in range(len(virt_a)):  # rows sharing a virtual orbital share q^{ab}: one product for them
+            selected = torch.nonzero(a_position == a).flatten()
+            left = charges_ij[:, i_position[selected], :].reshape(n_atoms, -1)  # (n_atoms, n_sel * n_j)
+            product = (left.mT @ charges_ab[:, a, :]).reshape(len(selected), -1)  # (n_sel, n_j * n_b)
+            pieces.append(product[:, column_pairs])
+            order.append(selected)
+        inverse = torch.argsort(torch.cat(order))
+        return torch.cat(pieces)[inverse]

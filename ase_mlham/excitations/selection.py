@@ -33,14 +33,20 @@ import torch
 from ase_mlham.excitations.matrix import CSFSpace
 
 
-def energy_threshold(diagonal: torch.Tensor, energy_window: float, max_primary: int | None = None) -> float:
+def energy_threshold(space: CSFSpace, energy_window: float, max_primary: int | None = None) -> float:
     """:math:`E_\\mathrm{thr}` in eV: the lowest diagonal element plus the window, at most the
-    ``max_primary``-th lowest diagonal element (``None``: no cap)."""
-    values = diagonal.detach()
-    threshold = float(values.min()) + energy_window
-    if max_primary is not None and max_primary < len(values):
-        threshold = min(threshold, float(torch.kthvalue(values, max_primary).values))
-    return threshold
+    ``max_primary``-th lowest diagonal element (``None``: no cap).
+
+    Exact diagonal elements are computed only for CSFs whose lower bound lies below the threshold
+    found so far (:meth:`CSFSpace.lowest`).
+    """
+    def threshold(values: torch.Tensor) -> float:
+        value = float(values.min()) + energy_window
+        if max_primary is not None and max_primary <= len(values):
+            value = min(value, float(torch.kthvalue(values, max_primary).values))
+        return value
+
+    return threshold(space.lowest(threshold)[1])
 
 
 def active_orbitals(energies: torch.Tensor, nocc: int, threshold: float, a_x: float) -> tuple[int, int]:
@@ -59,12 +65,16 @@ def active_orbitals(energies: torch.Tensor, nocc: int, threshold: float, a_x: fl
     return first_occupied, end_virtual
 
 
-def primary_csfs(diagonal: torch.Tensor, threshold: float, n_states: int) -> torch.Tensor:
+def primary_csfs(space: CSFSpace, threshold: float, n_states: int) -> torch.Tensor:
     """Indices of the CSFs with diagonal at most ``threshold`` eV, at least ``min(n_states, n_csf)`` of them."""
-    values = diagonal.detach()
-    selected = torch.nonzero(values <= threshold).flatten()
+    indices, values = space.lowest(lambda values: threshold)
+    selected = indices[values <= threshold]
     if len(selected) < n_states:
-        selected = torch.argsort(values)[:n_states]
+        def kth(values: torch.Tensor) -> float:
+            return float(torch.kthvalue(values, n_states).values) if len(values) >= n_states else math.inf
+
+        indices, values = space.lowest(kth)
+        selected = indices[torch.argsort(values)[:n_states]]
     return torch.sort(selected).values
 
 
@@ -74,18 +84,21 @@ def secondary_csfs(space: CSFSpace, primary: torch.Tensor, perturbative_threshol
 
     At most ``max_secondary`` of them (``None``: no limit), those of largest :math:`E^{(2)}`.
     """
-    diagonal = space.diagonal().detach()
-    is_candidate = torch.ones(space.size, dtype=torch.bool, device=diagonal.device)
+    is_candidate = torch.ones(space.size, dtype=torch.bool, device=primary.device)
     is_candidate[primary] = False
     candidates = torch.nonzero(is_candidate).flatten()
     if (perturbative_threshold is None or len(candidates) == 0 or len(primary) == 0
             or (max_secondary is not None and max_secondary < 1)):
         return candidates[:0]
-    # not under no_grad: block() caches intermediates that the final matrix reuses with their graph
-    coupling = space.block(primary, candidates).detach()  # (n_primary, n_candidates)
-    # candidates lie above E_thr >= every primary diagonal; clamp guards the n_states fallback
-    denominator = (diagonal[candidates][None, :] - diagonal[primary][:, None]).clamp_min(1e-3)
-    second_order = (coupling * coupling / denominator).sum(0)
+    primary_diagonal = space.diagonal(primary)
+    candidate_diagonal = space.diagonal(candidates)
+    second_order = candidate_diagonal.new_empty(len(candidates))
+    with torch.no_grad():  # a choice, not part of the result's graph
+        for tile in space.tiles(candidates, len(primary)):
+            coupling = space.block(primary, candidates[tile])  # (n_primary, n_tile)
+            # candidates lie above E_thr >= every primary diagonal; clamp guards the n_states fallback
+            denominator = (candidate_diagonal[tile][None, :] - primary_diagonal[:, None]).clamp_min(1e-3)
+            second_order[tile] = (coupling * coupling / denominator).sum(0)
     above = second_order > perturbative_threshold
     candidates, second_order = candidates[above], second_order[above]
     if max_secondary is not None and len(candidates) > max_secondary:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ase_mlham.basis import check_supported, dipole_integrals, lowdin_orthogonalizer, n_basis_functions, overlap_matrix
-from ase_mlham.excitations.integrals import atom_projector, mnok_gamma
+from ase_mlham.excitations.integrals import ao_slots, mnok_gamma
 from ase_mlham.excitations.matrix import CSFSpace
 from ase_mlham.excitations.parameters import STDASettings, coulomb_exponent, exchange_exponent
 from ase_mlham.excitations.selection import active_orbitals, energy_threshold, primary_csfs, secondary_csfs
@@ -154,27 +154,23 @@ def stda_excitations(orbital_energies: torch.Tensor, coefficients: torch.Tensor,
     :class:`Excitations` with ``min(settings.n_states, n_csf)`` states.
     """
     numbers = _check_inputs(orbital_energies, coefficients, numbers, positions, nocc, settings)
-    projector = atom_projector(numbers, positions)
+    slots = ao_slots(numbers, positions.device)
     gamma_exchange = mnok_gamma(numbers, positions, exchange_exponent(settings.a_x))
     gamma_coulomb = mnok_gamma(numbers, positions, coulomb_exponent(settings.a_x), hardness_scale=settings.a_x)
 
-    def space_of(first_occupied: int, end_virtual: int) -> CSFSpace:
-        return CSFSpace(orbital_energies[first_occupied:nocc], orbital_energies[nocc:end_virtual],
-                        coefficients[:, first_occupied:nocc], coefficients[:, nocc:end_virtual],
-                        projector, gamma_exchange, gamma_coulomb)
-
     n_orbitals = len(orbital_energies)
-    full_space = space_of(0, n_orbitals)
+    full_space = CSFSpace(orbital_energies[:nocc], orbital_energies[nocc:], coefficients[:, :nocc],
+                          coefficients[:, nocc:], slots, gamma_exchange, gamma_coulomb)
     budget = None if settings.csfs_per_state is None else settings.csfs_per_state * settings.n_states
-    threshold = energy_threshold(full_space.diagonal(), settings.energy_window, budget)
+    threshold = energy_threshold(full_space, settings.energy_window, budget)
     first_occupied, end_virtual = active_orbitals(orbital_energies, nocc, threshold, settings.a_x)
     space = full_space
     if (first_occupied, end_virtual) != (0, n_orbitals):
-        space = space_of(first_occupied, end_virtual)
+        space = full_space.restrict(first_occupied, end_virtual - nocc)
         if space.size < min(settings.n_states, full_space.size):  # the window is too narrow to hold n_states
             first_occupied, end_virtual, space = 0, n_orbitals, full_space
 
-    primary = primary_csfs(space.diagonal(), threshold, settings.n_states)
+    primary = primary_csfs(space, threshold, settings.n_states)
     secondary = secondary_csfs(space, primary, settings.perturbative_threshold,
                                None if budget is None else budget - len(primary))
     selected = torch.cat([primary, secondary])

@@ -173,3 +173,20 @@ def test_the_reused_block_layout_never_serves_another_structure(random_model):
         expected = fresh.electronic(atoms.numbers, torch.tensor(atoms.positions))["hamiltonian"]
         got = random_model.electronic(atoms.numbers, torch.tensor(atoms.positions))["hamiltonian"]
         assert torch.equal(got, expected)
+
+
+def test_pair_features_in_parts_give_the_same_hamiltonian_and_committee(acetamide, monkeypatch):
+    """Large molecules are computed a part of the pair list at a time (bounded memory): the shipped
+    model's H', eigenvalues and committee uncertainties do not depend on the part size."""
+    from ase_mlham.calculator import load_default_model
+    from ase_mlham.model import model as model_module
+
+    model = load_default_model().requires_grad_(False)
+    positions = torch.tensor(acetamide.positions)
+    whole = model.electronic(acetamide.numbers, positions)
+    monkeypatch.setattr(model_module, "PAIRS_PER_PART", 4)
+    model._last_layout = None
+    parts = model.electronic(acetamide.numbers, positions)
+    assert set(parts) == set(whole)
+    for name, value in whole.items():
+        torch.testing.assert_close(parts[name], value, rtol=0, atol=1e-12, msg=name)
