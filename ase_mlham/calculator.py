@@ -281,12 +281,7 @@ class MLHamCalculator(Calculator):
             names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else str(z) for z in unknown)
             raise ValueError(f"{label}: the model does not know element(s) {names}; it supports "
                              f"{', '.join(chemical_symbols[z] for z in self.model.species)}")
-        charge = atoms.info.get("charge", 0)
-        spin = atoms.info.get("spin", 0)
-        magnetic_moments = atoms.get_initial_magnetic_moments()
-        if spin == 0 and np.any(magnetic_moments != 0):
-            spin = float(np.abs(magnetic_moments).sum())  # any moment means open shell
-        check_molecule(atoms, label=label, charge=charge, spin=spin)
+        check_molecule(atoms, label=label)  # charge and spin from atoms.info and the magnetic moments
 
     # ------------------------------------------------------------- calculation
     def get_property(self, name, atoms=None, allow_calculation=True):

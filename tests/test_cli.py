@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,10 @@ def test_help_documents_every_option(command):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run(["mlham", "--help"], capture_output=True, text=True)
+    # next to this interpreter, so that the test does not depend on the environment being on PATH
+    executable = Path(sys.executable).parent / "mlham"
+    assert executable.exists(), f"no console script {executable}: is the package installed (pip install -e .)?"
+    result = subprocess.run([str(executable), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "generate" in result.stdout
 
 

@@ -104,6 +104,21 @@ def test_nve_conserves_energy_and_keeps_the_molecule(tmp_path, monkeypatch):
     assert atoms.calc is None and not atoms.get_momenta().any()  # the input is not modified
 
 
+@pytest.mark.slow
+def test_nve_drift_meets_the_one_mev_per_atom_per_ps_target(tmp_path):
+    """The drift target itself (|drift| < 1 meV/atom/ps) over 0.1 ps: velocity Verlet's energy fluctuates by
+    ~0.005 meV/atom RMS (benchmarks/nve_drift.py), so a 1 meV/atom/ps drift would move the fitted total by 0.1
+    meV/atom, 20x that noise. The 3-fs test above cannot see such a drift."""
+    from ase_mlham.calculator import MLHamCalculator
+
+    result = run_md(molecule("CH3OH"), tmp_path, MDSettings(steps=400, temperature=300, timestep=0.25, nve=True,
+                                                              interval=10, seed=1),
+                    calculator=MLHamCalculator(n_excitations=0), stream=io.StringIO(), plot=False)
+    total = result.column("total_energy_eV")
+    assert len(total) == 401  # every step is logged
+    assert abs(energy_drift(result.column("time_fs"), total, 6)) < 1.0
+
+
 def test_without_excitations_the_s1_columns_are_nan(tiny_model_file, tmp_path):
     from ase_mlham.calculator import MLHamCalculator
 

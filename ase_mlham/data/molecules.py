@@ -202,14 +202,25 @@ def atoms_from_smiles(smiles: str, seed: int = 0) -> Atoms:
     return Atoms(numbers=numbers, positions=positions)
 
 
-def check_molecule(atoms: Atoms, label: str = "molecule", charge: int = 0, spin: int = 0) -> None:
+def check_molecule(atoms: Atoms, label: str = "molecule", charge: float | None = None,
+                   spin: float | None = None) -> None:
     """Raise ``ValueError`` unless ``atoms`` is a closed-shell neutral H/C/N/O molecule.
 
     Checks, in order: not empty, finite positions, no periodic boundary
-    conditions, supported elements, neutral (``charge`` and the sum of
-    ``atoms.get_initial_charges()``) closed shell (``spin``, even electron
-    count), no two atoms closer than :data:`MIN_INTERATOMIC_DISTANCE`.
+    conditions, supported elements, initial charges summing to zero, an even
+    electron count (when neutral), ``charge`` and ``spin`` zero, no two atoms
+    closer than :data:`MIN_INTERATOMIC_DISTANCE`.
+    ``charge`` and ``spin`` default to what the structure says: ``atoms.info['charge']``
+    and ``atoms.info['spin']`` (as ASE's extxyz reader fills them from a file's comment
+    line; 0 when absent), any initial magnetic moment counting as open shell.
     """
+    if charge is None:
+        charge = atoms.info.get("charge", 0)
+    if spin is None:
+        spin = atoms.info.get("spin", 0)
+        magnetic_moments = atoms.get_initial_magnetic_moments()
+        if spin == 0 and np.any(magnetic_moments != 0):
+            spin = float(np.abs(magnetic_moments).sum())  # any moment means open shell
     if len(atoms) == 0:
         raise ValueError(f"{label}: no atoms")
     positions = atoms.get_positions()
@@ -222,17 +233,17 @@ def check_molecule(atoms: Atoms, label: str = "molecule", charge: int = 0, spin:
         check_supported(atoms.numbers)
     except ValueError as err:
         raise ValueError(f"{label}: {err}") from None
-    if charge != 0 or spin != 0:
-        raise ValueError(f"{label}: charge {charge} and spin {spin} requested; only neutral "
-                         "closed-shell molecules (charge 0, spin 0) are supported")
     initial_charge = float(atoms.get_initial_charges().sum())
     if abs(initial_charge) > 1e-6:
         raise ValueError(f"{label}: the initial charges (Atoms.get_initial_charges()) sum to {initial_charge:+g}; "
                          "only neutral molecules are supported")
     n_electrons = int(atoms.numbers.sum())
-    if n_electrons % 2:
+    if charge == 0 and n_electrons % 2:  # before the spin: a radical's moments are a consequence
         raise ValueError(f"{label}: odd electron count ({n_electrons}) of a neutral "
                          f"{atoms.get_chemical_formula()}; only closed-shell molecules are supported")
+    if charge != 0 or spin != 0:
+        raise ValueError(f"{label}: charge {charge} and spin {spin} requested; only neutral "
+                         "closed-shell molecules (charge 0, spin 0) are supported")
     if len(atoms) > 1:
         from scipy.spatial.distance import pdist
 

@@ -72,6 +72,7 @@ def test_smiles_with_bond_stereo_is_not_taken_for_a_path():
         (Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=[5, 5, 5], pbc=True), "periodic"),
         (Atoms("SiH4", positions=np.eye(5, 3) * 1.5), "unsupported element.*Si"),
         (molecule("CH3"), "odd electron count"),
+        (molecule("O2"), "spin 2.0 requested"),  # G2's triplet carries initial magnetic moments
         (Atoms("H2", positions=[[0, 0, 0], [0.2, 0, 0]]), "0.200 A apart"),
     ],
 )
@@ -83,6 +84,18 @@ def test_bad_molecules(atoms, message):
 def test_charge_and_spin_rejected():
     with pytest.raises(ValueError, match="charge 1 and spin 0"):
         check_molecule(molecule("H2O"), charge=1)
+
+
+def test_a_structure_file_that_declares_a_charge_is_refused(tmp_path):
+    """ASE's extxyz reader puts ``charge=1`` of the comment line into ``atoms.info``: a charged cation must
+    not pass as a neutral molecule (the reference would silently be computed for the neutral one)."""
+    path = tmp_path / "h3o.xyz"
+    path.write_text("4\ncharge=1\nO 0 0 0\nH 0.96 0 0\nH -0.3 0.9 0\nH -0.3 -0.45 0.8\n")
+    with pytest.raises(ValueError, match="h3o: charge 1 and spin 0 requested"):
+        resolve_structure(str(path))
+    path.write_text("3\nspin=2\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+    with pytest.raises(ValueError, match="charge 0 and spin 2 requested"):
+        resolve_structure(str(path))
 
 
 def test_molecule_pair_has_the_requested_gap_and_rigid_parts():

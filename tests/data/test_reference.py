@@ -14,12 +14,16 @@ def test_recomputed_water_frame_matches_shared_database(g2_db):
     # A thermal (non-equilibrium) water frame of the shared pool, at its stored geometry.
     row = connect(str(g2_db)).get(molecule="H2O", frame=5)
     result = compute_reference(row.toatoms())
-    assert abs(result.energy - row.energy) < 1e-4
+    # Tolerances from the SCF convergence, not from one machine (here everything agrees to ~1e-11): another
+    # BLAS stops at another iterate within conv_tol = 1e-9 Hartree, so the (variational) energies agree to
+    # ~1e-9 Hartree (3e-8 eV) and what is linear in the density (forces, orbital energies, Fock) to its
+    # square root, ~3e-5 Hartree (1e-3 eV).
+    assert abs(result.energy - row.energy) < 1e-6
     assert np.abs(result.forces - row.forces).max() < 1e-3
     assert np.abs(result.data["mo_energies"] - row.data["mo_energies"]).max() < 1e-3
     assert np.abs(result.data["sto3g_fock"] - row.data["sto3g_fock"]).max() < 1e-3
     assert np.abs(result.data["sto3g_overlap"] - row.data["sto3g_overlap"]).max() < 1e-8
-    assert abs(result.data["sto3g_energy"] - row.data["sto3g_energy"]) < 1e-4
+    assert abs(result.data["sto3g_energy"] - row.data["sto3g_energy"]) < 1e-6
     assert np.abs(result.data["dipole"] - row.data["dipole"]).max() < 1e-4
     assert result.data["sto3g_ao_labels"] == list(row.data["sto3g_ao_labels"])
     assert result.nocc == row.nocc
