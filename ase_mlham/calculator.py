@@ -367,7 +367,7 @@ class MLHamCalculator(Calculator):
     def _compute(self, atoms: Atoms, parts: list[str]) -> dict:
         """The results of ``parts`` (names of :data:`PARTS`) for ``atoms``: at most one model call."""
         from ase_mlham.basis import overlap_matrix
-        from ase_mlham.electronic import solve_orbitals
+        from ase_mlham.electronic import Orbitals, solve_orbitals
 
         def numpy(tensor: torch.Tensor) -> np.ndarray:
             return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
@@ -377,8 +377,14 @@ class MLHamCalculator(Calculator):
         results: dict = {}
         if "energy" in parts or "electronic" in parts:
             positions = torch.tensor(atoms.get_positions(), dtype=self.dtype, device=self.device)
+            # the eigenvectors come from the eigensolve of the eigenvalues when they are asked for now, or will be
+            # at every geometry (excitations switched on): one eigensolve per geometry, not two (in float64; a
+            # float32 model's H' is diagonalised again in float64 for them, as sTDA needs)
+            orbitals = ("electronic" in parts and self.dtype == torch.float64
+                        and (bool({"orbitals", "excitations"} & set(parts)) or self.n_excitations > 0))
             prediction = self.model.predict(numbers, positions, forces="energy" in parts, energy="energy" in parts,
-                                            hamiltonian="electronic" in parts, baseline=self._baseline)
+                                            hamiltonian="electronic" in parts, orbitals=orbitals,
+                                            baseline=self._baseline)
             if "energy" in parts:
                 energy = float(prediction.energy)
                 results.update(energy=energy, free_energy=energy, forces=numpy(prediction.forces))
@@ -389,6 +395,10 @@ class MLHamCalculator(Calculator):
                                    forces_uncertainty=numpy(prediction.forces_uncertainty))
             if "electronic" in parts:
                 self._electronic = (prediction, positions.detach().to(torch.float64))
+                if prediction.orbital_coefficients is not None:
+                    self._orbitals = Orbitals(prediction.orbital_energies.detach().to(torch.float64),
+                                              prediction.orbital_coefficients.detach().to(torch.float64),
+                                              prediction.nocc)
                 eigenvalues = numpy(prediction.orbital_energies)
                 homo, lumo = float(eigenvalues[self.nocc - 1]), float(eigenvalues[self.nocc])
                 results.update(eigenvalues=eigenvalues[None, None, :], fermi_level=0.5 * (homo + lumo),

@@ -455,3 +455,33 @@ def test_a_molecule_larger_than_any_validated_one_warns_once_per_size():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SizeWarning)
         calc.get_potential_energy(ethane)  # the next MD step: the same size, no second warning
+
+
+def test_one_eigensolve_of_h_prime_per_geometry(tiny_model_file, monkeypatch):
+    """Energy, gap, excitations and orbital coefficients of one geometry share one eigendecomposition of H'
+    (issue 24); the coefficients are its eigenvectors."""
+    calc = MLHamCalculator(tiny_model_file, n_excitations=2)
+    atoms = molecule("CH3OH")
+    atoms.calc = calc
+    n_ao = 14
+    solves = []
+    for name in ("eigh", "eigvalsh"):
+        original = getattr(torch.linalg, name)
+
+        def counted(matrix, *args, _original=original, _name=name, **kwargs):
+            if matrix.shape == (n_ao, n_ao):  # H' or the overlap (not the committee's batch, not sTDA's matrix)
+                solves.append((_name, matrix.detach().clone()))
+            return _original(matrix, *args, **kwargs)
+
+        monkeypatch.setattr(torch.linalg, name, counted)
+    atoms.get_forces()
+    calc.get_property("homo_lumo_gap", atoms)
+    calc.get_property("excitation_energies", atoms)
+    coefficients = calc.get_property("orbital_coefficients", atoms)
+    hamiltonian, eigenvalues = calc.results["hamiltonian"], calc.results["eigenvalues"][0, 0]
+    assert [name for name, matrix in solves if np.allclose(matrix.numpy(), hamiltonian)] == ["eigh"]
+    np.testing.assert_allclose(hamiltonian @ coefficients, coefficients * eigenvalues, atol=1e-10)
+    without = MLHamCalculator(tiny_model_file, n_excitations=0)  # nothing asks for vectors: eigenvalues only
+    solves.clear()
+    without.get_property("homo_lumo_gap", molecule("CH3OH"))
+    assert [name for name, _ in solves] == ["eigvalsh"]

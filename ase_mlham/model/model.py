@@ -75,6 +75,9 @@ class Prediction:
     member_hamiltonians: torch.Tensor | None = None
     orbital_energy_uncertainties: torch.Tensor | None = None
     gap_uncertainty: torch.Tensor | None = None
+    # the eigenvectors of H' (n_ao, n_ao), column k belongs to orbital_energies[k]: only when asked for
+    # (predict(..., orbitals=True)), from the same eigensolve as the eigenvalues
+    orbital_coefficients: torch.Tensor | None = None
 
     @property
     def homo_lumo_gap(self) -> torch.Tensor:
@@ -163,8 +166,9 @@ class MLHamModel(nn.Module):
         (no lambda > 0 or pair features), which keeps force evaluation cheap."""
         return self.energy_descriptor.invariants(np.asarray(numbers, dtype=np.int64), positions)
 
-    def electronic(self, numbers: Sequence[int], positions: torch.Tensor) -> dict:
-        """H', its eigenvalues and (with a committee) the members and uncertainties of one structure.
+    def electronic(self, numbers: Sequence[int], positions: torch.Tensor, orbitals: bool = False) -> dict:
+        """H', its eigenvalues (with ``orbitals``, also its eigenvectors ``orbital_coefficients``, from one
+        eigensolve) and (with a committee) the members and uncertainties of one structure.
 
         Nothing here needs a gradient with respect to positions, so the Hamiltonian's features are
         computed without an autograd graph. Pair features, the bulk of the memory (~50 kB per
@@ -199,7 +203,11 @@ class MLHamModel(nn.Module):
         layout = self._layout(numbers, pairs)
         blocks = _block_order(values, samples, layout, len(numbers))
         hamiltonian = assemble(blocks, layout)[0]
-        out = {"hamiltonian": hamiltonian, "orbital_energies": torch.linalg.eigvalsh(hamiltonian)}
+        out = {"hamiltonian": hamiltonian}
+        if orbitals:
+            out["orbital_energies"], out["orbital_coefficients"] = torch.linalg.eigh(hamiltonian)
+        else:
+            out["orbital_energies"] = torch.linalg.eigvalsh(hamiltonian)
         if self.committee is not None:
             with torch.no_grad():
                 member_blocks = _block_order(perturbations, samples, layout, len(numbers))
@@ -244,12 +252,13 @@ class MLHamModel(nn.Module):
                           **energy, **self.electronic(numbers, positions))
 
     def predict(self, numbers: Sequence[int], positions: torch.Tensor | np.ndarray,
-                forces: bool = True, energy: bool = True, hamiltonian: bool = True,
+                forces: bool = True, energy: bool = True, hamiltonian: bool = True, orbitals: bool = False,
                 baseline: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]] | None = None) -> Prediction:
         """What is asked of one structure: with ``energy``, the energy (the baseline's plus the learned one
         when the model has a baseline) and, with ``forces``, ``-dE/dR`` (autograd plus tblite's analytic
-        gradient); with ``hamiltonian``, H', its eigenvalues and the committee's uncertainties. Parts not
-        asked for are ``None`` (and cost nothing).
+        gradient); with ``hamiltonian``, H', its eigenvalues and the committee's uncertainties, and with
+        ``orbitals`` as well its eigenvectors from the same eigensolve. Parts not asked for are ``None``
+        (and cost nothing).
 
         ``positions`` ``(n_atoms, 3)`` Angstrom (array or tensor; copied). The returned
         tensors are detached from the graph (plain results). ``baseline(numbers, positions)`` computes
@@ -287,5 +296,5 @@ class MLHamModel(nn.Module):
                     results["forces"] = results["forces"] + torch.as_tensor(baseline_forces, dtype=results["forces"].dtype)
         if hamiltonian:
             with torch.no_grad():
-                results.update(self.electronic(numbers, positions))
+                results.update(self.electronic(numbers, positions, orbitals=orbitals))
         return Prediction(**results)
