@@ -1,13 +1,13 @@
 """The documentation: README.md, CHANGELOG.md and docs/**/*.md.
 
 * Every relative Markdown link resolves to a file or folder of the repository (anchors ignored).
-* Every ``mlham ...`` command line in a fenced code block is accepted by the CLI's argument parser
-  (``ase_mlham.cli.build_parser``): options renamed or removed in the code fail here, not in a
+* Every ``mlham ...`` and ``mlham-ipi ...`` command line in a fenced code block is accepted by its
+  argument parser (``ase_mlham.cli.build_parser``, ``ipi_driver.cli.build_parser``): options renamed or
+  removed in the code fail here, not in a
   user's terminal. Backslash continuations are joined; lines with shell syntax a line cannot hold
   (``$(``, pipes, here-documents, loops) are skipped; ``VAR=value``, ``nice`` and ``time`` prefixes,
   comments and redirections are removed; commands chained with ``&&`` or ``;`` are checked one by one;
-  shell variables are replaced by ``1``. Commands run as ``python -m ase_mlham...`` or ``mlham-ipi`` are
-  not checked.
+  shell variables are replaced by ``1``. Commands run as ``python -m ase_mlham...`` are not checked.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def joined_lines(lines: list[str]) -> list[str]:
 
 
 def mlham_commands(path: Path) -> list[str]:
-    """Each ``mlham`` command of the fenced code blocks of a file, prefixes and shell tails removed."""
+    """Each ``mlham`` and ``mlham-ipi`` command of the fenced code blocks of a file, prefixes and shell tails
+    removed."""
     _, code = split_fences(path.read_text())
     commands = []
     for line in joined_lines(code):
@@ -91,7 +92,7 @@ def mlham_commands(path: Path) -> list[str]:
         for segment in SEPARATORS.split(line):
             segment = PREFIX.sub("", REDIRECT.sub("", segment).strip())
             segment = SHELL_VARIABLE.sub("1", segment)
-            if segment.startswith("mlham "):
+            if segment.startswith(("mlham ", "mlham-ipi ")):
                 commands.append(segment)
     return commands
 
@@ -116,19 +117,22 @@ def test_commands_are_found():
     readme = mlham_commands(ROOT / "README.md")
     assert "mlham md benzene --steps 200 --out runs/md-benzene" in readme
     assert sum(len(mlham_commands(path)) for path in DOCUMENTS) > 20
+    assert any(command.startswith("mlham-ipi ") for command in mlham_commands(ROOT / "docs/how-to/ipi.md"))
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_mlham_commands_parse(path, capsys):
     from ase_mlham.cli import build_parser
+    from ipi_driver.cli import build_parser as build_ipi_parser
 
-    parser = build_parser()
+    parsers = {"mlham": build_parser(), "mlham-ipi": build_ipi_parser()}
     rejected = []
     for command in mlham_commands(path):
+        program, *arguments = shlex.split(command)
         try:
-            parser.parse_args(shlex.split(command)[1:])
+            parsers[program].parse_args(arguments)
         except SystemExit as exit_:
             if exit_.code not in (0, None):  # 0: --help
                 message = capsys.readouterr().err.strip().splitlines() or [f"exit status {exit_.code}"]
                 rejected.append(f"{command!r}: {message[-1]}")
-    assert not rejected, f"{path.relative_to(ROOT)}: the mlham parser rejects\n" + "\n".join(rejected)
+    assert not rejected, f"{path.relative_to(ROOT)}: the parser rejects\n" + "\n".join(rejected)
