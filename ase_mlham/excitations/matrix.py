@@ -74,10 +74,12 @@ class CSFSpace:
             coulomb = (population_occ.mT @ self._gamma_coulomb @ population_virt).reshape(-1)
             # (ia|ia)' >= lambda_min(Gamma^K) |q^{ia}|^2 and |q^{ia}|^2 <= sum_A p_A^i p_A^a (Cauchy-Schwarz on
             # each atom); MNOK's Gamma^K is positive definite in practice, the term guards the bound if not
-            smallest = float(torch.linalg.eigvalsh(self._gamma_exchange.detach())[0])
-            charge_bound = (population_occ.mT @ population_virt).reshape(-1)
-            self._lower_bound = (self.orbital_differences.detach() - coulomb
-                                 + 2.0 * min(smallest, 0.0) * charge_bound)
+            # (a Cholesky factorisation proves positive definiteness cheaply; the eigensolve only when it fails)
+            self._lower_bound = self.orbital_differences.detach() - coulomb
+            if int(torch.linalg.cholesky_ex(self._gamma_exchange.detach()).info) != 0:
+                smallest = float(torch.linalg.eigvalsh(self._gamma_exchange.detach())[0])
+                charge_bound = (population_occ.mT @ population_virt).reshape(-1)
+                self._lower_bound = self._lower_bound + 2.0 * min(smallest, 0.0) * charge_bound
             self._coulomb_diagonal = coulomb
         self._diagonal = torch.full_like(self._lower_bound, float("nan"))  # exact values, filled on request
 
@@ -149,18 +151,23 @@ class CSFSpace:
         Returns ``(len(rows), len(columns))``, differentiable; built one tile of columns at a time
         (:meth:`tiles`), so that besides the result memory stays ``O(BATCH_ELEMENTS)``.
         """
+        result = self.orbital_differences.new_zeros(len(rows), len(columns))
         if len(rows) == 0 or len(columns) == 0:
-            return self.orbital_differences.new_zeros(len(rows), len(columns))
-        potentials = self._gamma_exchange @ self._charges(rows)  # (n_atoms, n_rows)
-        blocks, order = [], []
+            return result
+        potentials = self.row_potentials(rows)
         for tile in self.tiles(columns, len(rows)):
-            batch = columns[tile]
-            exchange = potentials.mT @ self._charges(batch)  # (ia|jb)'
-            same = (rows[:, None] == batch[None, :]).to(exchange.dtype)
-            blocks.append(2.0 * exchange - self._coulomb(rows, batch)
-                          + same * self.orbital_differences[rows][:, None])
-            order.append(tile)
-        return torch.cat(blocks, dim=1)[:, torch.argsort(torch.cat(order))]
+            result = result.index_copy(1, tile, self.tile_block(rows, potentials, columns[tile]))
+        return result
+
+    def row_potentials(self, rows: torch.Tensor) -> torch.Tensor:
+        r""":math:`\Gamma^K q^{ia}` of the row CSFs, ``(n_atoms, len(rows))``: shared by every tile of their block."""
+        return self._gamma_exchange @ self._charges(rows)
+
+    def tile_block(self, rows: torch.Tensor, potentials: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """The block of ``rows`` and one tile of ``columns`` (:meth:`tiles`), given :meth:`row_potentials`."""
+        exchange = potentials.mT @ self._charges(columns)  # (ia|jb)'
+        same = (rows[:, None] == columns[None, :]).to(exchange.dtype)
+        return 2.0 * exchange - self._coulomb(rows, columns) + same * self.orbital_differences[rows][:, None]
 
     def tiles(self, csfs: torch.Tensor, rows: int) -> Iterator[torch.Tensor]:
         """Positions in ``csfs`` (long CSF indices), grouped into tiles for a block with ``rows`` rows.
@@ -170,6 +177,8 @@ class CSFSpace:
         with the number of distinct orbitals, not only with the number of CSFs.
         """
         side = max(1, int((BATCH_ELEMENTS // (rows + self.n_ao + self.n_atoms)) ** 0.5))
+        # the Coulomb term's charges, (n_atoms, distinct row orbitals, side), stay within the batch too
+        side = max(1, min(side, BATCH_ELEMENTS // (self.n_atoms * max(1, min(rows, self.n_occ + self.n_virt)))))
         occupied, virtual = self._split(csfs)
         key = torch.div(occupied, side, rounding_mode="floor") * (self.n_virt // side + 1) \
             + torch.div(virtual, side, rounding_mode="floor")
@@ -211,12 +220,12 @@ class CSFSpace:
         else:
             charges_ab = (self._gamma_coulomb @ charges_ab.reshape(n_atoms, -1)).reshape(charges_ab.shape)
         column_pairs = j_position * len(virt_b) + b_position
-        pieces, order = [], []
-        for a in range(len(virt_a)):  # rows sharing a virtual orbital share q^{ab}: one product for them
-            selected = torch.nonzero(a_position == a).flatten()
+        # rows sharing a virtual orbital share q^{ab}: one product for them (grouped without a sync per group)
+        order = torch.argsort(a_position, stable=True)
+        counts = torch.bincount(a_position, minlength=len(virt_a)).tolist()
+        pieces = []
+        for a, selected in enumerate(torch.split(order, counts)):
             left = charges_ij[:, i_position[selected], :].reshape(n_atoms, -1)  # (n_atoms, n_sel * n_j)
             product = (left.mT @ charges_ab[:, a, :]).reshape(len(selected), -1)  # (n_sel, n_j * n_b)
             pieces.append(product[:, column_pairs])
-            order.append(selected)
-        inverse = torch.argsort(torch.cat(order))
-        return torch.cat(pieces)[inverse]
+        return torch.cat(pieces)[torch.argsort(order)]

@@ -42,7 +42,7 @@ def energy_threshold(space: CSFSpace, energy_window: float, max_primary: int | N
     """
     def threshold(values: torch.Tensor) -> float:
         value = float(values.min()) + energy_window
-        if max_primary is not None and max_primary <= len(values):
+        if max_primary is not None and max_primary < space.size and max_primary <= len(values):
             value = min(value, float(torch.kthvalue(values, max_primary).values))
         return value
 
@@ -94,8 +94,9 @@ def secondary_csfs(space: CSFSpace, primary: torch.Tensor, perturbative_threshol
     candidate_diagonal = space.diagonal(candidates)
     second_order = candidate_diagonal.new_empty(len(candidates))
     with torch.no_grad():  # a choice, not part of the result's graph
+        potentials = space.row_potentials(primary)
         for tile in space.tiles(candidates, len(primary)):
-            coupling = space.block(primary, candidates[tile])  # (n_primary, n_tile)
+            coupling = space.tile_block(primary, potentials, candidates[tile])  # (n_primary, n_tile)
             # candidates lie above E_thr >= every primary diagonal; clamp guards the n_states fallback
             denominator = (candidate_diagonal[tile][None, :] - primary_diagonal[:, None]).clamp_min(1e-3)
             second_order[tile] = (coupling * coupling / denominator).sum(0)
