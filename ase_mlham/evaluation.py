@@ -114,7 +114,7 @@ def _add_uncertainties(accumulator: UncertaintyAccumulator, prediction, frame: R
     if prediction.gap_uncertainty is not None:
         predicted, target, nocc = prediction.orbital_energies.numpy(), frame.mo_target, frame.nocc
         accumulator.add("gap", float(prediction.gap_uncertainty),
-                        (predicted[nocc] - predicted[nocc - 1]) - (target[nocc] - target[nocc - 1]))
+                        float(prediction.homo_lumo_gap) - (target[nocc] - target[nocc - 1]))
         core = number_of_core_orbitals(frame.numbers)
         accumulator.add("orbital", prediction.orbital_energy_uncertainties.numpy()[core:frame.n_min],
                         predicted[core:frame.n_min] - target[core:])

@@ -1,10 +1,11 @@
 """Cost of one MD step of the shipped model, part by part, beside tblite GFN2-xTB energy + forces (issue 24).
 
 Each (molecule, threads) runs in a fresh process (``OMP_NUM_THREADS`` and ``torch.set_num_threads`` set
-before anything is imported), so peak memory (``ru_maxrss``) is that of one calculator. Per step, the mean
-over ``--repeats`` steps after one warm-up step, each at a new geometry (atoms displaced by 0.01 A rms):
+before anything is imported). Per step, the mean over ``--repeats`` steps after one warm-up step, each at
+a new geometry (atoms displaced by 0.01 A rms):
 
-* ``features``: both descriptors (Hamiltonian and energy), no gradients;
+* ``features``: both descriptors (Hamiltonian and energy), no gradients, the pair features in the parts
+  ``MLHamModel.electronic`` computes them in;
 * ``E+F``: the learned energy and its forces (autograd; the energy descriptor included);
 * ``H'+eig``: H', its eigenvalues and the committee's (Hamiltonian descriptor included);
 * ``xTB base``: the GFN2-xTB baseline of the energy (tblite at the model's SCC accuracy, restarted from the
@@ -14,7 +15,9 @@ over ``--repeats`` steps after one warm-up step, each at a new geometry (atoms d
   ``MLHamCalculator`` step (``get_forces`` and the gap; then with 10 excitations);
 * ``tblite``: tblite GFN2-xTB energy + forces at its default settings (accuracy 1), same geometries.
 
-Ratios are against ``tblite`` of the same run. ``first call`` (once, 1 thread): seconds in a fresh process
+Ratios are against ``tblite`` of the same run. ``peak MB``: the process's peak resident memory during the
+whole steps (``step`` and ``step+exc``; the kernel's high-water mark is reset before each part, Linux), what
+an MD run of that molecule needs. ``first call`` (once, 1 thread): seconds in a fresh process
 from ``MLHamCalculator()`` to aspirin's first energy, forces and gap (import time reported beside).
 
     python benchmarks/speed.py                      # 9, 21, 50, 101, 302 and 1001 atoms, 1 and 2 threads
@@ -66,6 +69,19 @@ def structure(size: int):
     return resolve_structure(spec, seed=0).atoms
 
 
+def _reset_peak_memory() -> None:
+    """Reset the kernel's high-water mark of this process's resident memory (``VmHWM``; Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def _peak_memory_mb() -> float:
+    """This process's peak resident memory since the last reset, MB (``VmHWM``)."""
+    with open("/proc/self/status") as handle:
+        line = next(line for line in handle if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def _timed(function, geometries) -> float:
     """Mean seconds of ``function(positions)`` over ``geometries[1:]`` (``geometries[0]`` warms up)."""
     function(geometries[0])
@@ -77,7 +93,6 @@ def _timed(function, geometries) -> float:
 
 def worker(size: int, threads: int, repeats: int) -> dict:
     """One molecule in this process: the table row (seconds per step) and peak memory."""
-    import resource
 
     import numpy as np
     import torch
@@ -90,6 +105,7 @@ def worker(size: int, threads: int, repeats: int) -> dict:
     from ase_mlham.excitations import stda_excitations
     from ase_mlham.excitations.parameters import STDASettings
     from ase_mlham.model.baseline import XTBBaseline
+    from ase_mlham.model.model import PAIRS_PER_PART
     from ase_mlham.units import BOHR_TO_ANGSTROM
 
     atoms = structure(size)
@@ -103,7 +119,8 @@ def worker(size: int, threads: int, repeats: int) -> dict:
     def features(positions):
         with torch.no_grad():
             tensor = torch.tensor(positions)
-            model.features(numbers, tensor)
+            for _ in model.descriptor.parts(numbers, tensor, PAIRS_PER_PART):
+                pass
             model.energy_features(numbers, tensor)
 
     def energy_forces(positions):
@@ -146,10 +163,11 @@ def worker(size: int, threads: int, repeats: int) -> dict:
     row["xTB base"] = _timed(lambda p: baseline(numbers, p), geometries) if baseline else 0.0
     row["sTDA"] = _timed(excitations, geometries)
     row["ML part"] = row["E+F"] + row["H'+eig"]
+    _reset_peak_memory()
     row["step"] = _timed(step(calculator), geometries)
     row["step+exc"] = _timed(step(MLHamCalculator(n_excitations=10)), geometries)
+    row["peak_MB"] = _peak_memory_mb()
     row["tblite"] = _timed(tblite, geometries)
-    row["peak_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 
