@@ -114,6 +114,9 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
 #: need (orbitals and excitations need the electronic part, excitation uncertainties the excitations), each at
 #: most once per geometry. The excitations' uncertainties are a part of their own: they repeat sTDA for every
 #: member of the committee, which would make every step with excitations several times dearer.
+#: sTDA states computed by default (the calculator, `mlham md`, `mlham spectrum`): declared once, here.
+DEFAULT_EXCITATIONS = 10
+
 PARTS = {
     "energy": ("energy", "free_energy", "forces", "energies", "energy_uncertainty", "forces_uncertainty"),
     "electronic": ("eigenvalues", "fermi_level", "homo_lumo_gap", "hamiltonian", "orbital_energy_uncertainties",
@@ -219,7 +222,7 @@ class MLHamCalculator(Calculator):
     excitation_properties = ("excitation_energies", "oscillator_strengths")
 
     def __init__(self, model: MLHamModel | str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 dtype: str | torch.dtype = "float64", n_excitations: int = 10,
+                 dtype: str | torch.dtype = "float64", n_excitations: int = DEFAULT_EXCITATIONS,
                  stda_settings: STDASettings | None = None, uncertainty_threshold: dict | None = None,
                  label: str | None = None, atoms: Atoms | None = None) -> None:
         try:

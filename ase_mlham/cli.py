@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
+from ase_mlham.calculator import DEFAULT_EXCITATIONS
 from ase_mlham.options import add_settings_arguments, settings_from_arguments
 
 
@@ -334,7 +335,7 @@ def _add_md(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
     add_settings_arguments(parser, MDSettings)
     parser.add_argument("--model", help="model file (default: the model shipped with ase-mlham)")
-    parser.add_argument("--excitations", type=int, default=10, metavar="N",
+    parser.add_argument("--excitations", type=int, default=DEFAULT_EXCITATIONS, metavar="N",
                         help="lowest singlet excitations computed by sTDA at every step (0: none, no S1 columns)")
     parser.add_argument("--threads", type=int, default=1,
                         help="PyTorch CPU threads: molecules of tens of atoms gain little from more, and on a "
@@ -400,7 +401,7 @@ def _add_spectrum(subparsers) -> None:
     parser.add_argument("--width", type=float, default=0.3, help="full width at half maximum of each Gaussian, eV")
     parser.add_argument("--model", help="recompute the excitations of a structure file (or of the folder's "
                                         "trajectory.extxyz) with this model file")
-    parser.add_argument("--excitations", type=int, default=10, metavar="N",
+    parser.add_argument("--excitations", type=int, default=DEFAULT_EXCITATIONS, metavar="N",
                         help="excitations per frame when recomputing with --model")
     parser.add_argument("--range", type=float, nargs=2, metavar=("EMIN", "EMAX"),
                         help="energy range of the spectrum, eV (default: around the sticks)")
