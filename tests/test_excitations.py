@@ -139,7 +139,9 @@ def test_exact_sto3g_hamiltonian_reproduces_pyscf_tda(name):
     assert strengths[0] < 1e-3 and tda_strengths[0] < 1e-3  # the n -> pi* state is dark in both
     bright, tda_bright = np.argmax(strengths), np.argmax(tda_strengths)
     assert abs(energies[bright] - tda_energies[tda_bright]) < 0.5
-    assert 0.5 < strengths[bright] / tda_strengths[tda_bright] < 2.0
+    # minimal-basis sTDA's strengths are ~1.6x TDA's (median over the benchmark's molecules; here 1.83 and
+    # 1.65): outside 1.3-2.2 the transition dipoles or the states changed, not the known bias
+    assert 1.3 < strengths[bright] / tda_strengths[tda_bright] < 2.2
 
 
 def test_lowdin_dipoles_equal_pyscf_orbital_dipoles():
