@@ -274,16 +274,13 @@ class MLHamCalculator(Calculator):
 
     def _check_atoms(self, atoms: Atoms) -> None:
         """Raise ``ValueError`` for anything the model cannot describe."""
-        from ase.data import chemical_symbols
-
         from ase_mlham.data.molecules import check_molecule
 
         label = atoms.get_chemical_formula() if len(atoms) else "Atoms"
-        unknown = sorted({int(z) for z in atoms.numbers} - set(self.model.species))
-        if unknown:
-            names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else str(z) for z in unknown)
-            raise ValueError(f"{label}: the model does not know element(s) {names}; it supports "
-                             f"{', '.join(chemical_symbols[z] for z in self.model.species)}")
+        try:  # the model's own check first: it names the model's elements, not only the basis set's
+            self.model.species_index(atoms.numbers)
+        except ValueError as err:
+            raise ValueError(f"{label}: {err}") from None
         check_molecule(atoms, label=label)  # charge and spin from atoms.info and the magnetic moments
 
     # ------------------------------------------------------------- calculation

@@ -150,8 +150,9 @@ class MLHamModel(nn.Module):
             from ase.data import chemical_symbols
 
             unknown = sorted({int(z) for z in numbers} - set(self.species))
+            names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else str(z) for z in unknown)
             raise ValueError(
-                f"the model does not know element(s) {', '.join(chemical_symbols[z] for z in unknown)}; "
+                f"the model does not know element(s) {names}; "
                 f"it supports {', '.join(chemical_symbols[z] for z in self.species)}") from None
 
     def features(self, numbers: Sequence[int], positions: torch.Tensor) -> Features:
