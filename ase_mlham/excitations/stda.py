@@ -182,9 +182,14 @@ def stda_excitations(orbital_energies: torch.Tensor, coefficients: torch.Tensor,
 
     occupied_index = torch.div(selected, space.n_virt, rounding_mode="floor")
     virtual_index = selected % space.n_virt
-    dipoles = lowdin_dipole_integrals(numbers, positions)
-    occupied = coefficients[:, first_occupied:nocc][:, occupied_index]  # (n_ao, n_csf)
-    virtual = coefficients[:, nocc:end_virtual][:, virtual_index]
+    # <i|r|a> = C'_i S^-1/2 d S^-1/2 C'_a: S^-1/2 applied to the few orbitals the CSFs use (AO coefficients),
+    # not to d itself (six (n_ao, n_ao) products: most of sTDA's time at 1000 atoms)
+    orthogonalizer = lowdin_orthogonalizer(overlap_matrix(numbers, positions))
+    dipoles = dipole_integrals(numbers, positions, origin=positions.mean(dim=0))
+    occupied_orbitals, occupied_position = torch.unique(occupied_index, return_inverse=True)
+    virtual_orbitals, virtual_position = torch.unique(virtual_index, return_inverse=True)
+    occupied = (orthogonalizer @ coefficients[:, first_occupied:nocc][:, occupied_orbitals])[:, occupied_position]
+    virtual = (orthogonalizer @ coefficients[:, nocc:end_virtual][:, virtual_orbitals])[:, virtual_position]
     csf_dipoles = torch.einsum("mk,xmn,nk->kx", occupied, dipoles, virtual)  # <i|r|a> per CSF, Angstrom
     transition_dipoles = math.sqrt(2.0) * amplitudes @ csf_dipoles
     squared_bohr = (transition_dipoles * transition_dipoles).sum(-1) / BOHR_TO_ANGSTROM**2
