@@ -39,7 +39,8 @@ from ase_mlham.validation import check_numbers_and_positions
 
 from .density import compressed_density_set, density_coefficients, density_set
 from .equivariants import EquivariantSet, tensor_product
-from .lode import bond_charge_sources, lode_coefficients, lode_feature_set, lode_set, source_labels, species_sources
+from .lode import (bond_charge_sources, lode_coefficients, lode_feature_set, lode_pair_coefficients, lode_reach,
+                   lode_set, pair_sources, source_labels, species_sources)
 from .neighbors import neighbor_list
 from .pairs import pair_density_set, pair_feature_sets, symmetrise_pairs
 from .radial import GaussianTypeBasis
@@ -217,7 +218,16 @@ class FeatureCalculator:
             coefficients, settings.compressed_max_radial, settings.compressed_max_angular
         )
         lode_potential = None
-        if settings.lode:
+        if settings.lode and settings.lode_cutoff is not None:  # a pair list within reach: O(N)
+            reach = lode_reach(settings.lode_sources, settings.lode_cutoff, settings.lode_bond_cutoff)
+            lode_first, lode_second = (torch.as_tensor(index, device=device)
+                                       for index in neighbor_list(detached, reach))
+            charges = pair_sources(positions, species_index, n_species, lode_first, lode_second,
+                                   settings.lode_sources, settings.lode_cutoff, settings.cutoff_width,
+                                   settings.lode_bond_cutoff)
+            lode_potential = lode_pair_coefficients(positions, lode_first, lode_second, charges, self.lode_basis,
+                                                    settings.lode_gaussian_width)
+        elif settings.lode:
             if settings.lode_sources == "species":
                 sources = species_sources(positions, species_index, n_species, settings.lode_cutoff,
                                           settings.cutoff_width)

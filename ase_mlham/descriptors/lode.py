@@ -9,7 +9,9 @@ potential of channel c, seen from atom i, is expanded on the local basis of
 .. math:: \langle c n l m|V_i\rangle = \sum_{j \ne i} q_{ijc}\, P_{nl}(r_{ij})\, S_{lm}(\mathbf r_{ij}),
 
 with the analytic :math:`P_{nl}` of :meth:`GaussianTypeBasis.potential`. For
-molecules the sum runs exactly over all atoms (a direct sum, O(N^2)); far from j,
+molecules the sum runs exactly over all atoms (a direct sum, O(N^2)); with a range
+switch (``lode_cutoff``) only over the pairs within reach of it (:func:`pair_sources`,
+:func:`lode_pair_coefficients`: O(N), the same numbers); far from j,
 :math:`P_{nl}(r) S_{lm}(\mathbf r) \to c_{nl}\, Y_{lm}(\hat r)/r^{l+1}`, the
 multipole far field. Two choices of sources (``DescriptorSettings.lode_sources``):
 
@@ -42,7 +44,8 @@ from .radial import GaussianTypeBasis, smooth_cutoff
 from .spherical_harmonics import solid_harmonics
 
 __all__ = [
-    "bond_charge_sources", "lode_coefficients", "lode_feature_set", "lode_set", "source_labels", "species_sources",
+    "bond_charge_sources", "lode_coefficients", "lode_feature_set", "lode_pair_coefficients", "lode_reach",
+    "lode_set", "pair_sources", "source_labels", "species_sources",
 ]
 
 
@@ -177,6 +180,78 @@ def lode_coefficients(
     for l in range(max_angular + 1):
         blocks.append(torch.einsum("ijn,ijc,ijm->icnm", radial[..., l], sources, harmonics[..., l * l : (l + 1) ** 2]))
     return torch.cat(blocks, dim=3)
+
+
+def lode_reach(sources: str, lode_cutoff: float, bond_cutoff: float) -> float:
+    """Largest ``r_ij`` at which atom j can carry a charge seen from atom i with a range switch, Angstrom.
+
+    Species charges are switched at ``r_ij`` itself; a bond charge at the distance from i to the bond's
+    midpoint, which lies within ``bond_cutoff / 2`` of j.
+    """
+    return lode_cutoff if sources == "species" else lode_cutoff + 0.5 * bond_cutoff
+
+
+def pair_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species: int, first: torch.Tensor,
+                 second: torch.Tensor, sources: str, lode_cutoff: float, cutoff_width: float,
+                 bond_cutoff: float) -> torch.Tensor:
+    r"""The source charges :math:`q_{ijc}` of :func:`species_sources` or :func:`bond_charge_sources` on a
+    pair list: ``(n_pairs, n_channels)`` for the ordered pairs ``(first, second)`` (i, j), which must hold
+    every pair within :func:`lode_reach` (``i != j``). Equal to the dense functions' entries, in O(n_pairs)
+    instead of O(N^2) (a range switch is needed: without one every pair counts).
+    """
+    vectors = positions[second] - positions[first]
+    distances = torch.linalg.norm(vectors, dim=-1)
+    if sources == "species":
+        onehot = torch.nn.functional.one_hot(species_index[second], n_species).to(positions.dtype)
+        return smooth_cutoff(distances, lode_cutoff, cutoff_width)[:, None] * onehot
+    first_species, second_species = (torch.as_tensor(index, device=positions.device)
+                                     for index in np.triu_indices(n_species, k=1))
+    # bonds j < k between different species (every one is on the pair list: it reaches beyond bond_cutoff)
+    is_bond = ((first < second) & (species_index[first] != species_index[second])
+               & (distances.detach() < bond_cutoff))
+    j, k = first[is_bond], second[is_bond]
+    bond = smooth_cutoff(distances[is_bond], bond_cutoff, cutoff_width)
+    zj, zk = species_index[j], species_index[k]
+    sign = ((zj[:, None] == first_species) & (zk[:, None] == second_species)).to(positions.dtype) - (
+        (zj[:, None] == second_species) & (zk[:, None] == first_species)).to(positions.dtype)
+    increments = bond[:, None] * sign  # (n_bonds, n_channels): charge of end j; end k gets minus it
+    midpoints = 0.5 * (positions[j] + positions[k])
+    # every (pair (i, a), bond end on atom a): the bond's increment, switched at |m - r_i|
+    n_bonds = len(j)
+    end_atom = torch.cat([j, k])
+    end_bond = torch.arange(n_bonds, device=positions.device).repeat(2)
+    end_sign = torch.cat([positions.new_ones(n_bonds), -positions.new_ones(n_bonds)])
+    order = torch.argsort(end_atom, stable=True)
+    counts = torch.bincount(end_atom, minlength=positions.shape[0])
+    starts = torch.cumsum(counts, 0) - counts
+    per_pair = counts[second]
+    pair_index = torch.repeat_interleave(torch.arange(len(first), device=positions.device), per_pair)
+    within = torch.arange(len(pair_index), device=positions.device) - torch.repeat_interleave(
+        torch.cumsum(per_pair, 0) - per_pair, per_pair)
+    end = order[starts[second][pair_index] + within]
+    bond_of_end = end_bond[end]
+    # clamped: an atom exactly on a midpoint gets a zero gradient there, not NaN
+    to_midpoint = ((midpoints[bond_of_end] - positions[first][pair_index]) ** 2).sum(-1).clamp_min(1e-30).sqrt()
+    seen = smooth_cutoff(to_midpoint, lode_cutoff, cutoff_width) * end_sign[end]
+    charges = positions.new_zeros(len(first), increments.shape[1])
+    return charges.index_add(0, pair_index, seen[:, None] * increments[bond_of_end])
+
+
+def lode_pair_coefficients(positions: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
+                           charges: torch.Tensor, basis: GaussianTypeBasis, gaussian_width: float) -> torch.Tensor:
+    r""":func:`lode_coefficients` as a sum over a pair list: ``charges`` ``(n_pairs, n_channels)`` of the
+    ordered pairs ``(first, second)`` (:func:`pair_sources`; pairs left out carry no charge).
+
+    Returns ``(n_atoms, n_channels, n_radial, (max_angular + 1)**2)``, 1/Angstrom per unit charge.
+    """
+    n_atoms = positions.shape[0]
+    vectors = positions[second] - positions[first]
+    radial = basis.potential(torch.linalg.norm(vectors, dim=-1), gaussian_width)  # (P, n_radial, L)
+    harmonics = solid_harmonics(vectors, basis.max_angular)  # (P, L^2)
+    blocks = [torch.einsum("pn,pc,pm->pcnm", radial[..., l], charges, harmonics[:, l * l:(l + 1) ** 2])
+              for l in range(basis.max_angular + 1)]
+    per_pair = torch.cat(blocks, dim=3)
+    return per_pair.new_zeros(n_atoms, *per_pair.shape[1:]).index_add(0, first, per_pair)
 
 
 def lode_set(coefficients: torch.Tensor, labels: list[int]) -> EquivariantSet:

@@ -144,3 +144,34 @@ def test_lode_sources_are_validated():
         DescriptorSettings(species=(1,), lode_sources="bond-charges")
     with pytest.raises(ValueError, match="lode_bond_cutoff must be a distance"):
         DescriptorSettings(lode_bond_cutoff=0.2)
+
+
+@pytest.mark.parametrize("sources", ["species", "bond-charges"])
+@pytest.mark.parametrize("lode_cutoff", [12.0, 5.0])
+def test_pair_list_sum_equals_the_direct_sum(sources, lode_cutoff):
+    """With a range switch the potential is summed over the pairs within reach only (O(N)): the same
+    coefficients and gradients as the O(N^2) direct sum, for two molecules that straddle the switch."""
+    from ase_mlham.descriptors.lode import (lode_coefficients, lode_pair_coefficients, lode_reach, pair_sources,
+                                            species_sources)
+    from ase_mlham.descriptors.neighbors import neighbor_list
+    from ase_mlham.descriptors.radial import GaussianTypeBasis
+
+    atoms = molecule("CH3CONH2") + molecule("C6H6")
+    atoms.positions[9:] += [lode_cutoff - 1.0, 0.5, 0.0]
+    atoms.rattle(0.05, seed=2)
+    positions = torch.tensor(atoms.positions, requires_grad=True)
+    species = torch.tensor([{1: 0, 6: 1, 7: 2, 8: 3}[z] for z in atoms.numbers])
+    basis = GaussianTypeBasis(2, 2, 4.0)
+    dense_sources = (species_sources(positions, species, 4, lode_cutoff, 0.5) if sources == "species"
+                     else bond_charge_sources(positions, species, 4, 2.0, lode_cutoff, 0.5))
+    dense = lode_coefficients(positions, dense_sources, basis, 1.0)
+    first, second = (torch.as_tensor(index) for index in
+                     neighbor_list(atoms.positions, lode_reach(sources, lode_cutoff, 2.0)))
+    assert len(first) < len(atoms) * (len(atoms) - 1)  # the list leaves pairs out
+    charges = pair_sources(positions, species, 4, first, second, sources, lode_cutoff, 0.5, 2.0)
+    pairs = lode_pair_coefficients(positions, first, second, charges, basis, 1.0)
+    torch.testing.assert_close(pairs, dense, rtol=0, atol=1e-12)
+    weights = torch.randn_like(dense, generator=torch.Generator().manual_seed(0))
+    (dense_gradient,) = torch.autograd.grad((dense * weights).sum(), positions)
+    (pair_gradient,) = torch.autograd.grad((pairs * weights).sum(), positions)
+    torch.testing.assert_close(pair_gradient, dense_gradient, rtol=0, atol=1e-11)
