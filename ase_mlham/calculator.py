@@ -110,13 +110,13 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
     return resolved.to(device=device, dtype=dtype).requires_grad_(False).eval()
 
 
+#: sTDA states computed by default (the calculator, `mlham md`, `mlham spectrum`): declared once, here.
+DEFAULT_EXCITATIONS = 10
+
 #: The parts of a calculation and the results each gives; a call computes only the parts its properties
 #: need (orbitals and excitations need the electronic part, excitation uncertainties the excitations), each at
 #: most once per geometry. The excitations' uncertainties are a part of their own: they repeat sTDA for every
 #: member of the committee, which would make every step with excitations several times dearer.
-#: sTDA states computed by default (the calculator, `mlham md`, `mlham spectrum`): declared once, here.
-DEFAULT_EXCITATIONS = 10
-
 PARTS = {
     "energy": ("energy", "free_energy", "forces", "energies", "energy_uncertainty", "forces_uncertainty"),
     "electronic": ("eigenvalues", "fermi_level", "homo_lumo_gap", "hamiltonian", "orbital_energy_uncertainties",

@@ -83,6 +83,18 @@ def species_sources(positions: torch.Tensor, species_index: torch.Tensor, n_spec
     return _switch(distances, lode_cutoff, cutoff_width)[:, :, None] * onehot[None, :, :]
 
 
+def _bond_increments(lengths: torch.Tensor, first_species: torch.Tensor, second_species: torch.Tensor,
+                     n_species: int, bond_cutoff: float, cutoff_width: float) -> torch.Tensor:
+    """Bond-charge increments of bonds j-k, ``(n_bonds, n_channels)``: the charge of end j in each channel
+    (end k gets minus it), from the bond lengths (Angstrom) and the species channels of the two ends."""
+    channel_first, channel_second = (torch.as_tensor(index, device=lengths.device)
+                                     for index in np.triu_indices(n_species, k=1))
+    sign = ((first_species[:, None] == channel_first) & (second_species[:, None] == channel_second)).to(
+        lengths.dtype) - ((first_species[:, None] == channel_second) & (second_species[:, None] == channel_first)).to(
+        lengths.dtype)
+    return smooth_cutoff(lengths, bond_cutoff, cutoff_width)[:, None] * sign
+
+
 def bond_charge_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species: int,
                         bond_cutoff: float, lode_cutoff: float | None = None,
                         cutoff_width: float = 0.5) -> torch.Tensor:
@@ -116,19 +128,14 @@ def bond_charge_sources(positions: torch.Tensor, species_index: torch.Tensor, n_
         ``(n_atoms, n_atoms, n_species (n_species - 1) / 2)``, unit charges.
     """
     n_atoms = positions.shape[0]
-    first_species, second_species = (torch.as_tensor(index, device=positions.device)
-                                     for index in np.triu_indices(n_species, k=1))
     # bonds j < k between different species, selected on the detached distances; values and
     # switches keep the graph
     _, distances, off_diagonal = _pair_vectors(positions)
     hetero = species_index[:, None] != species_index[None, :]
     upper = torch.triu(off_diagonal) & hetero & (distances.detach() < bond_cutoff)
     j, k = torch.nonzero(upper, as_tuple=True)
-    bond = smooth_cutoff(distances[j, k], bond_cutoff, cutoff_width)  # (n_bonds,)
-    zj, zk = species_index[j], species_index[k]
-    sign = ((zj[:, None] == first_species) & (zk[:, None] == second_species)).to(positions.dtype) - (
-        (zj[:, None] == second_species) & (zk[:, None] == first_species)).to(positions.dtype)
-    increments = bond[:, None] * sign  # (n_bonds, n_channels): charge of end j; end k gets minus it
+    increments = _bond_increments(distances[j, k], species_index[j], species_index[k], n_species, bond_cutoff,
+                                  cutoff_width)
     midpoints = 0.5 * (positions[j] + positions[k])
     # clamped: an atom exactly on a midpoint gets a zero gradient there, not NaN
     to_midpoints = ((midpoints[None, :, :] - positions[:, None, :]) ** 2).sum(dim=-1).clamp_min(1e-30).sqrt()
@@ -204,17 +211,12 @@ def pair_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species
     if sources == "species":
         onehot = torch.nn.functional.one_hot(species_index[second], n_species).to(positions.dtype)
         return smooth_cutoff(distances, lode_cutoff, cutoff_width)[:, None] * onehot
-    first_species, second_species = (torch.as_tensor(index, device=positions.device)
-                                     for index in np.triu_indices(n_species, k=1))
     # bonds j < k between different species (every one is on the pair list: it reaches beyond bond_cutoff)
     is_bond = ((first < second) & (species_index[first] != species_index[second])
                & (distances.detach() < bond_cutoff))
     j, k = first[is_bond], second[is_bond]
-    bond = smooth_cutoff(distances[is_bond], bond_cutoff, cutoff_width)
-    zj, zk = species_index[j], species_index[k]
-    sign = ((zj[:, None] == first_species) & (zk[:, None] == second_species)).to(positions.dtype) - (
-        (zj[:, None] == second_species) & (zk[:, None] == first_species)).to(positions.dtype)
-    increments = bond[:, None] * sign  # (n_bonds, n_channels): charge of end j; end k gets minus it
+    increments = _bond_increments(distances[is_bond], species_index[j], species_index[k], n_species, bond_cutoff,
+                                  cutoff_width)
     midpoints = 0.5 * (positions[j] + positions[k])
     # every (pair (i, a), bond end on atom a): the bond's increment, switched at |m - r_i|
     n_bonds = len(j)
@@ -231,7 +233,7 @@ def pair_sources(positions: torch.Tensor, species_index: torch.Tensor, n_species
     end = order[starts[second][pair_index] + within]
     bond_of_end = end_bond[end]
     # clamped: an atom exactly on a midpoint gets a zero gradient there, not NaN
-    to_midpoint = ((midpoints[bond_of_end] - positions[first][pair_index]) ** 2).sum(-1).clamp_min(1e-30).sqrt()
+    to_midpoint = ((midpoints[bond_of_end] - positions[first[pair_index]]) ** 2).sum(-1).clamp_min(1e-30).sqrt()
     seen = smooth_cutoff(to_midpoint, lode_cutoff, cutoff_width) * end_sign[end]
     charges = positions.new_zeros(len(first), increments.shape[1])
     return charges.index_add(0, pair_index, seen[:, None] * increments[bond_of_end])
