@@ -62,6 +62,7 @@ from ase_mlham.excitations import STDASettings
 from ase_mlham.model.baseline import XTBBaseline
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
+from ase_mlham.options import setting
 
 #: Where the shipped default model lives inside the installed package.
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
@@ -110,8 +111,31 @@ def _resolve_model(model, device: torch.device, dtype: torch.dtype) -> MLHamMode
     return resolved.to(device=device, dtype=dtype).requires_grad_(False).eval()
 
 
-#: sTDA states computed by default (the calculator, `mlham md`, `mlham spectrum`): declared once, here.
+#: sTDA states computed by default (the calculator, `mlham md`, `mlham spectrum`, `mlham-ipi`): declared once, here.
 DEFAULT_EXCITATIONS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class CalculatorSettings:
+    """The calculator's options as the commands take them (``mlham md``, ``mlham spectrum``, ``mlham-ipi``).
+
+    Declared once here, as command-line options too (:mod:`ase_mlham.options`); the values are checked by
+    :class:`MLHamCalculator` when :meth:`calculator` builds it, the one place that checks them for the
+    Python API as well.
+    """
+
+    model: str | None = setting(None, "model file written by `mlham train` (default: the model shipped with "
+                                      "ase-mlham)", metavar="FILE")
+    excitations: int = setting(DEFAULT_EXCITATIONS, "lowest singlet excitations computed by sTDA for every "
+                                                    "structure (0: none)", metavar="N")
+    device: str = setting("cpu", "torch device, e.g. cpu or cuda")
+    dtype: str = setting("float64", "model precision (float64 for energy conservation)",
+                         choices=("float64", "float32"))
+
+    def calculator(self, **keywords) -> "MLHamCalculator":
+        """An :class:`MLHamCalculator` with these settings (``keywords``: its other arguments)."""
+        return MLHamCalculator(self.model, device=self.device, dtype=self.dtype, n_excitations=self.excitations,
+                               **keywords)
 
 #: The parts of a calculation and the results each gives; a call computes only the parts its properties
 #: need (orbitals and excitations need the electronic part, excitation uncertainties the excitations), each at

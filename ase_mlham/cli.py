@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from ase_mlham.calculator import DEFAULT_EXCITATIONS
+from ase_mlham.calculator import CalculatorSettings
 from ase_mlham.options import add_settings_arguments, settings_from_arguments
 
 
@@ -334,9 +334,7 @@ def _add_md(subparsers) -> None:
                              "force that reading)")
     parser.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
     add_settings_arguments(parser, MDSettings)
-    parser.add_argument("--model", help="model file (default: the model shipped with ase-mlham)")
-    parser.add_argument("--excitations", type=int, default=DEFAULT_EXCITATIONS, metavar="N",
-                        help="lowest singlet excitations computed by sTDA at every step (0: none, no S1 columns)")
+    add_settings_arguments(parser, CalculatorSettings)
     parser.add_argument("--threads", type=int, default=1,
                         help="PyTorch CPU threads: molecules of tens of atoms gain little from more, and on a "
                              "busy machine extra threads wait on each other and slow every step down")
@@ -348,8 +346,6 @@ def _add_md(subparsers) -> None:
 def _run_md(args: argparse.Namespace) -> int:
     import torch
 
-    if args.excitations < 0:
-        raise ValueError(f"--excitations must be 0 or more, got {args.excitations}")
     if args.threads < 1:
         raise ValueError(f"--threads must be 1 or more, got {args.threads}")
     previous_threads = torch.get_num_threads()
@@ -361,13 +357,12 @@ def _run_md(args: argparse.Namespace) -> int:
 
 
 def _md_job(args: argparse.Namespace) -> int:
-    from ase_mlham.calculator import MLHamCalculator
     from ase_mlham.data.molecules import resolve_structure
     from ase_mlham.md import MDSettings, energy_drift, run_md
 
     settings = settings_from_arguments(MDSettings, args)
     structure = resolve_structure(args.molecule, seed=args.seed)
-    calculator = MLHamCalculator(args.model, n_excitations=args.excitations)
+    calculator = settings_from_arguments(CalculatorSettings, args).calculator()
     result = run_md(structure.atoms, args.out, settings, calculator=calculator, show_progress=not args.quiet,
                     plot=not args.no_plot)
     gap = result.column("gap_eV")
@@ -399,10 +394,10 @@ def _add_spectrum(subparsers) -> None:
     parser.add_argument("input", metavar="INPUT", help="mlham md folder, its CSV file, or a structure file")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--width", type=float, default=0.3, help="full width at half maximum of each Gaussian, eV")
-    parser.add_argument("--model", help="recompute the excitations of a structure file (or of the folder's "
-                                        "trajectory.extxyz) with this model file")
-    parser.add_argument("--excitations", type=int, default=DEFAULT_EXCITATIONS, metavar="N",
-                        help="excitations per frame when recomputing with --model")
+    add_settings_arguments(parser, CalculatorSettings, helps={
+        "model": "recompute the excitations of a structure file (or of the folder's trajectory.extxyz) with "
+                 "this model file", "excitations": "excitations per frame when recomputing with --model",
+        "device": "torch device when recomputing with --model", "dtype": "model precision when recomputing"})
     parser.add_argument("--range", type=float, nargs=2, metavar=("EMIN", "EMAX"),
                         help="energy range of the spectrum, eV (default: around the sticks)")
     parser.add_argument("--csv", help="also write the spectrum (energy, absorption coefficient) to this CSV file")
@@ -422,7 +417,8 @@ def _run_spectrum(args: argparse.Namespace) -> int:
         if not high > low:
             raise ValueError(f"--range needs EMIN < EMAX, got {low} {high}")
         grid = np.linspace(low, high, 1000)
-    sticks = read_sticks(args.input, model=args.model, n_excitations=args.excitations)
+    settings = settings_from_arguments(CalculatorSettings, args)
+    sticks = read_sticks(args.input, calculator=settings.calculator() if settings.model is not None else None)
     spectrum = broaden(sticks, args.width, energies=grid)
     plot_spectrum(spectrum, sticks, args.out)
     if args.csv:

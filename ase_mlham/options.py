@@ -55,12 +55,21 @@ def option_fields(settings: type) -> list[dataclasses.Field]:
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, settings: type,
-                           skip: Sequence[str] = ()) -> None:
-    """Add one option per :func:`setting` field of ``settings`` (except ``skip``), its default the field's."""
+                           skip: Sequence[str] = (), helps: dict[str, str] | None = None) -> None:
+    """Add one option per :func:`setting` field of ``settings`` (except ``skip``), its default the field's.
+
+    ``helps`` replaces the help of named fields where a command gives a setting a narrower role (its
+    type, default and checks stay the setting's).
+    """
+    helps = dict(helps or {})
+    unknown = sorted((set(helps) | set(skip)) - {field.name for field in option_fields(settings)})
+    if unknown:
+        raise ValueError(f"{settings.__name__} has no options {unknown}")
     for field in option_fields(settings):
         if field.name in skip:
             continue
-        meta = field.metadata["option"]
+        meta = dict(field.metadata["option"])
+        meta["help"] = helps.get(field.name, meta["help"])
         kind = _value_type(field)
         flag = meta["flag"] or "--" + field.name.replace("_", "-")
         if kind is bool:

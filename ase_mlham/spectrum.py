@@ -124,30 +124,23 @@ def sticks_from_csv(path: str | os.PathLike) -> Sticks:
     return _sticks_from_table(column["step"], column["s1_eV"], column["s1_oscillator_strength"], f"{path} (S1 only)")
 
 
-def sticks_from_structures(path: str | os.PathLike, model=None, n_excitations: int = 10,
-                           index: str = ":") -> Sticks:
+def sticks_from_structures(path: str | os.PathLike, calculator=None, index: str = ":") -> Sticks:
     """Sticks of the frames of a structure file (anything ``ase.io.read`` reads).
 
-    With ``model`` (a model file or :class:`~ase_mlham.model.model.MLHamModel`)
-    every frame is recomputed by an :class:`~ase_mlham.calculator.MLHamCalculator`
-    with ``n_excitations`` states; without, the frames must carry
-    ``excitation_energies`` and ``oscillator_strengths`` in their info (as the
-    ``trajectory.extxyz`` of ``mlham md`` does).
+    With ``calculator`` (an :class:`~ase_mlham.calculator.MLHamCalculator` with ``n_excitations >= 1``)
+    every frame is recomputed; without, the frames must carry ``excitation_energies`` and
+    ``oscillator_strengths`` in their info (as the ``trajectory.extxyz`` of ``mlham md`` does).
     """
     from ase.io import read
 
+    if calculator is not None and getattr(calculator, "n_excitations", 0) < 1:
+        raise ValueError(f"the calculator must compute excitations (n_excitations >= 1) for a spectrum, got "
+                         f"n_excitations={getattr(calculator, 'n_excitations', None)}")
     frames = read(path, index=index)
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
         raise ValueError(f"{path} holds no frames")
-    calculator = None
-    if model is not None:
-        from ase_mlham.calculator import MLHamCalculator
-
-        if n_excitations < 1:
-            raise ValueError(f"n_excitations must be at least 1 to compute a spectrum, got {n_excitations}")
-        calculator = MLHamCalculator(model, n_excitations=n_excitations)
     frame_index, energies, strengths = [], [], []
     for k, atoms in enumerate(frames):
         if calculator is not None:
@@ -160,7 +153,7 @@ def sticks_from_structures(path: str | os.PathLike, model=None, n_excitations: i
             weights = np.atleast_1d(np.asarray(atoms.info["oscillator_strengths"], dtype=float))
         else:
             raise ValueError(f"frame {k} of {path} stores no excitation_energies/oscillator_strengths: "
-                             "pass a model (--model) to compute them")
+                             "pass a calculator (mlham spectrum: --model) to compute them")
         frame_index.append(np.full(len(values), k))
         energies.append(values)
         strengths.append(weights)
@@ -168,11 +161,11 @@ def sticks_from_structures(path: str | os.PathLike, model=None, n_excitations: i
                   str(path) + (" (recomputed)" if calculator is not None else ""))
 
 
-def read_sticks(path: str | os.PathLike, model=None, n_excitations: int = 10) -> Sticks:
+def read_sticks(path: str | os.PathLike, calculator=None) -> Sticks:
     """Sticks from an ``mlham md`` output folder, one of its CSV files, or a structure file.
 
-    A folder: its ``excitations.csv`` when present (or ``trajectory.extxyz`` when a
-    ``model`` is given), else the S1 columns of ``observables.csv``. A ``.csv``
+    A folder: its ``excitations.csv`` when present (or ``trajectory.extxyz`` recomputed when a
+    ``calculator`` is given), else the S1 columns of ``observables.csv``. A ``.csv``
     file: :func:`sticks_from_csv`. Anything else: :func:`sticks_from_structures`.
     """
     from ase_mlham.md import CSV_NAME, EXCITATION_CSV_NAME, TRAJECTORY_NAME
@@ -181,15 +174,15 @@ def read_sticks(path: str | os.PathLike, model=None, n_excitations: int = 10) ->
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.is_dir():
-        if model is not None and (path / TRAJECTORY_NAME).is_file():
-            return sticks_from_structures(path / TRAJECTORY_NAME, model, n_excitations)
+        if calculator is not None and (path / TRAJECTORY_NAME).is_file():
+            return sticks_from_structures(path / TRAJECTORY_NAME, calculator)
         for name in (EXCITATION_CSV_NAME, CSV_NAME):
             if (path / name).is_file():
                 return sticks_from_csv(path / name)
         raise FileNotFoundError(f"{path} holds neither {EXCITATION_CSV_NAME} nor {CSV_NAME} of `mlham md`")
     if path.suffix.lower() == ".csv":
         return sticks_from_csv(path)
-    return sticks_from_structures(path, model, n_excitations)
+    return sticks_from_structures(path, calculator)
 
 
 def write_spectrum_csv(spectrum: Spectrum, path: str | os.PathLike) -> None:

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation", nargs="+", required=True, help="validation-molecule databases")
     parser.add_argument("--conformers", nargs="+", required=True, help="conformer (and torsion) databases")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=[4.0, 3.0, 2.5], help="energy cutoffs, A")
+    parser.add_argument("--widths", type=float, nargs="+", default=[0.5],
+                        help="widths of the cosine switch below each cutoff, A (a wide one weighs the far neighbours "
+                             "down smoothly instead of dropping them)")
     parser.add_argument("--ridges", type=float, nargs="+", default=[0.1], help="energy ridge regularisations")
     parser.add_argument("--baseline-cache", help="GFN2-xTB cache of `mlham train --baseline-cache`")
     parser.add_argument("--out", type=Path, required=True, help="folder for the variants' model files")
@@ -51,30 +54,32 @@ def main(argv: list[str] | None = None) -> int:
     preset = PRESETS[DEFAULT_PRESET]
     cache = BaselineCache(args.baseline_cache)
     models, rows = [], []
-    for cutoff in args.cutoffs:
-        for ridge in args.ridges:
-            path = args.out / f"cutoff{cutoff:g}-ridge{ridge:g}.pt"
-            if not path.exists():  # resumable: a variant already fitted is kept
-                settings = dataclasses.replace(preset, energy_descriptor=dataclasses.replace(
-                    preset.energy_descriptor, cutoff=cutoff))
-                train_from_databases(args.train, path, settings, TrainingSettings(energy_ridge_regularisation=ridge),
-                                     training_only=args.training_only, validation_databases=args.validation,
-                                     hamiltonian_from=args.hamiltonian_from, baseline_cache=cache,
-                                     show_progress=False)
-            models.append(load_model(path))
-            calibration = models[-1].metadata["energy_calibration"]
-            chosen = next(row for row in calibration["damping_widths"]
-                          if row["damping_width_eV"] == calibration["damping_width_eV"])
-            rows.append((cutoff, ridge, calibration["damping_width_eV"], 1000 * chosen["energy_mae_eV_per_atom"],
-                         chosen["forces_mae_eV_per_A"]))
+    variants = [(cutoff, width, ridge) for cutoff in args.cutoffs for width in args.widths for ridge in args.ridges]
+    for cutoff, width, ridge in variants:
+        # the default width keeps the names of the files written before --widths existed
+        path = args.out / (f"cutoff{cutoff:g}-ridge{ridge:g}.pt" if width == 0.5
+                           else f"cutoff{cutoff:g}-width{width:g}-ridge{ridge:g}.pt")
+        if not path.exists():  # resumable: a variant already fitted is kept
+            settings = dataclasses.replace(preset, energy_descriptor=dataclasses.replace(
+                preset.energy_descriptor, cutoff=cutoff, cutoff_width=width))
+            train_from_databases(args.train, path, settings, TrainingSettings(energy_ridge_regularisation=ridge),
+                                 training_only=args.training_only, validation_databases=args.validation,
+                                 hamiltonian_from=args.hamiltonian_from, baseline_cache=cache,
+                                 show_progress=False)
+        models.append(load_model(path))
+        calibration = models[-1].metadata["energy_calibration"]
+        chosen = next(row for row in calibration["damping_widths"]
+                      if row["damping_width_eV"] == calibration["damping_width_eV"])
+        rows.append((cutoff, width, ridge, calibration["damping_width_eV"], 1000 * chosen["energy_mae_eV_per_atom"],
+                     chosen["forces_mae_eV_per_A"]))
     errors, _ = difference_errors(relative_energies(args.conformers, models))
     print(f"{len(errors)} conformer energy differences; validation molecules at the chosen damping width")
-    print(f"{'cutoff A':>8} {'ridge':>7} {'damping eV':>10} {'val meV/atom':>12} {'val F eV/A':>10} "
+    print(f"{'cutoff A':>8} {'width A':>7} {'ridge':>7} {'damping eV':>10} {'val meV/atom':>12} {'val F eV/A':>10} "
           f"{'conf MAE':>8} {'conf max':>8}  (kcal/mol)")
-    for k, (cutoff, ridge, width, energy, forces) in enumerate(rows):
-        print(f"{cutoff:8.2f} {ridge:7.3g} {width:10.3g} {energy:12.1f} {forces:10.3f} "
+    for k, (cutoff, width, ridge, damping, energy, forces) in enumerate(rows):
+        print(f"{cutoff:8.2f} {width:7.2f} {ridge:7.3g} {damping:10.3g} {energy:12.1f} {forces:10.3f} "
               f"{errors[:, k + 1].mean():8.2f} {errors[:, k + 1].max():8.2f}")
-    print(f"{'GFN2-xTB alone':>52} {errors[:, 0].mean():8.2f} {errors[:, 0].max():8.2f}")
+    print(f"{'GFN2-xTB alone':>60} {errors[:, 0].mean():8.2f} {errors[:, 0].max():8.2f}")
     return 0
 
 

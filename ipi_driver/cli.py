@@ -16,6 +16,9 @@ import argparse
 import sys
 from typing import Sequence
 
+from ase_mlham.calculator import CalculatorSettings
+from ase_mlham.options import add_settings_arguments
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface (separate from :func:`main` so that tests and docs can inspect it)."""
@@ -35,13 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prefix of UNIX socket paths, as i-PI's <simulation sockets_prefix> (unix only)")
     parser.add_argument("-t", "--template", required=True,
                         help="structure file with the elements in i-PI's atom order (e.g. i-PI's init.xyz)")
-    parser.add_argument("--model", default=None,
-                        help="model file written by `mlham train` (default: the shipped default model)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"),
-                        help="model precision (float64 for energy conservation)")
-    parser.add_argument("--n-excitations", type=int, default=None,
-                        help="sTDA excitations per step in the extras (default: the calculator's; 0: none)")
+    add_settings_arguments(parser, CalculatorSettings, helps={
+        "excitations": "sTDA excitations per step in the extras (0: none)"})
+    # the option's name before it was shared with `mlham md` and `mlham spectrum`
+    parser.add_argument("--n-excitations", dest="excitations", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--connect-timeout", type=float, default=60.0,
                         help="seconds to keep retrying while the server is not listening yet")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every structure served")
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         driver = MLHamDriver(template=args.template, model=args.model, device=args.device, dtype=args.dtype,
-                             n_excitations=args.n_excitations, verbose=args.verbose)
+                             n_excitations=args.excitations, verbose=args.verbose)
     except (ValueError, TypeError, OSError) as err:  # every option problem, before connecting
         _error(str(err))
         return 2

@@ -178,7 +178,7 @@ def test_mlham_md_reports_errors(tiny_model_file, tmp_path, capsys):
     assert main(["md", "H2O", "--out", out, "--model", str(tmp_path / "missing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["md", "H2O", "--out", out, "--model", str(tiny_model_file), "--excitations", "-1"]) == 2
-    assert "--excitations must be 0 or more" in capsys.readouterr().err
+    assert "n_excitations must be a non-negative integer (0: no excitations), got -1" in capsys.readouterr().err
     assert not Path(out).exists()
 
 

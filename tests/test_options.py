@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 
+from ase_mlham.calculator import CalculatorSettings
 from ase_mlham.cli import build_parser
 from ase_mlham.data.generate import SamplingSettings
 from ase_mlham.data.reference import ReferenceSettings
@@ -64,10 +65,37 @@ def test_a_true_switch_needs_its_flag():
 
 
 @pytest.mark.parametrize("command, settings", [("train", TrainingSettings), ("generate", SamplingSettings),
-                                                ("generate", ReferenceSettings), ("md", MDSettings)])
+                                                ("generate", ReferenceSettings), ("md", MDSettings),
+                                                ("md", CalculatorSettings), ("spectrum", CalculatorSettings)])
 def test_every_setting_is_an_option_with_the_dataclass_default(command, settings):
     """The CLI's defaults are the settings' own: parsing only the required arguments gives the defaults."""
-    required = {"train": ["x.db", "--out", "m.pt"], "generate": ["H2O", "--db", "x.db"], "md": ["H2O", "--out", "o"]}
+    required = {"train": ["x.db", "--out", "m.pt"], "generate": ["H2O", "--db", "x.db"], "md": ["H2O", "--out", "o"],
+                "spectrum": ["run", "--out", "s.png"]}
     args = build_parser().parse_args([command, *required[command]])
     assert settings_from_arguments(settings, args) == settings()
-    assert len(option_fields(settings)) >= 5
+    assert len(option_fields(settings)) >= 4
+
+
+def test_the_calculator_options_are_the_same_in_every_command():
+    """`mlham md`, `mlham spectrum` and `mlham-ipi` take the calculator's options from one declaration."""
+    from ipi_driver.cli import build_parser as ipi_parser
+
+    chosen = ["--model", "m.pt", "--excitations", "3", "--device", "cpu", "--dtype", "float32"]
+    expected = CalculatorSettings(model="m.pt", excitations=3, device="cpu", dtype="float32")
+    for parser, required in ((build_parser(), ["md", "H2O", "--out", "o"]),
+                             (build_parser(), ["spectrum", "run", "--out", "s.png"]), (ipi_parser(), ["-t", "i.xyz"])):
+        assert settings_from_arguments(CalculatorSettings, parser.parse_args([*required, *chosen])) == expected
+    assert settings_from_arguments(CalculatorSettings, ipi_parser().parse_args(["-t", "i.xyz"])) == CalculatorSettings()
+    # the i-PI driver's older spelling still works
+    old = ipi_parser().parse_args(["-t", "i.xyz", "--n-excitations", "0"])
+    assert settings_from_arguments(CalculatorSettings, old).excitations == 0
+
+
+def test_a_command_may_narrow_a_settings_help_but_not_invent_options():
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, Example, helps={"count": "how many frames"}, skip=("mode",))
+    assert "how many frames" in parser.format_help() and "--mode" not in parser.format_help()
+    with pytest.raises(ValueError, match=r"Example has no options \['counts'\]"):
+        add_settings_arguments(argparse.ArgumentParser(), Example, helps={"counts": "typo"})
+    with pytest.raises(ValueError, match=r"Example has no options \['internal'\]"):
+        add_settings_arguments(argparse.ArgumentParser(), Example, skip=("internal",))

@@ -10,6 +10,7 @@ import pytest
 from ase.build import molecule
 from ase.io import write
 
+from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.cli import main
 from ase_mlham.md import CSV_COLUMNS, CSV_NAME, EXCITATION_CSV_COLUMNS, EXCITATION_CSV_NAME
 from ase_mlham.model.io import save_model
@@ -83,7 +84,9 @@ def test_sticks_from_structures_stored_or_recomputed(tiny_model_file, tmp_path):
     write(path, frames)
     with pytest.raises(ValueError, match="stores no excitation_energies.*--model"):
         read_sticks(path)
-    recomputed = sticks_from_structures(path, model=tiny_model_file, n_excitations=3)
+    with pytest.raises(ValueError, match="must compute excitations .n_excitations >= 1. for a spectrum"):
+        sticks_from_structures(path, calculator=MLHamCalculator(tiny_model_file, n_excitations=0))
+    recomputed = sticks_from_structures(path, calculator=MLHamCalculator(tiny_model_file, n_excitations=3))
     assert recomputed.n_frames == 2 and len(recomputed.energies) == 6
     np.testing.assert_array_equal(recomputed.frame, [0, 0, 0, 1, 1, 1])
     for frame, k in zip(frames, (0, 1)):
