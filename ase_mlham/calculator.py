@@ -460,7 +460,8 @@ class MLHamCalculator(Calculator):
 
         energies = []
         with torch.no_grad():
-            for member in prediction.member_hamiltonians.to(torch.float64):
+            for member in prediction.member_hamiltonians:  # one (n_ao, n_ao) matrix at a time
+                member = member.to(torch.float64)
                 orbitals = solve_orbitals(0.5 * (member + member.mT), prediction.nocc)
                 states = stda_excitations(orbitals.energies, orbitals.coefficients, numbers,
                                           positions.detach().to(torch.float64), prediction.nocc, self.stda_settings)

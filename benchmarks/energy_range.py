@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / (f"cutoff{cutoff:g}-ridge{ridge:g}.pt" if width == 0.5
                            else f"cutoff{cutoff:g}-width{width:g}-ridge{ridge:g}.pt")
         if not path.exists():  # resumable: a variant already fitted is kept
+            energy = preset.energy_descriptor  # no LODE; its bond cutoff only has to stay beyond the switch
             settings = dataclasses.replace(preset, energy_descriptor=dataclasses.replace(
-                preset.energy_descriptor, cutoff=cutoff, cutoff_width=width))
+                energy, cutoff=cutoff, cutoff_width=width, lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
             train_from_databases(args.train, path, settings, TrainingSettings(energy_ridge_regularisation=ridge),
                                  training_only=args.training_only, validation_databases=args.validation,
                                  hamiltonian_from=args.hamiltonian_from, baseline_cache=cache,

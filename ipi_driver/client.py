@@ -16,6 +16,13 @@ cell (3, 3), int32 n_atoms, float64 positions (n_atoms, 3), Bohr; ``GETFORCE``
 -> ``FORCEREADY``, float64 potential (Hartree), int32 n_atoms, float64 forces
 (n_atoms, 3) (Hartree/Bohr), float64 virial (3, 3) (Hartree), int32 length and
 the extras bytes; ``EXIT``: return.
+
+Batched requests (i-PI >= 3.3: ``<ffsocket batch_size='B'>``, announced by a ``batch_size:B`` token in
+the INIT string): ``POSDATA`` <- int32 n_atoms, B x (cell, inverse cell), float64 positions
+(B, n_atoms, 3); ``GETFORCE`` -> ``FORCEREADY``, float64 potentials (B,), int32 n_atoms, float64 forces
+(B, n_atoms, 3), virials (B, 3, 3), then B x (int32 length, extras bytes). The structures of a batch are
+computed one after the other (i-PI pads a short batch by repeating its last structure, which the
+calculator's cache returns without recomputing): batching saves socket round trips, not model time.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ class ServerGone(ConnectionError):
 
 
 class ProtocolError(RuntimeError):
-    """The server sent something this client does not speak (batched requests, an unknown header)."""
+    """The server sent something this client does not speak (an unknown header, a malformed batch size)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,14 @@ def _batch_size(init_string: str) -> int:
     for token in init_string.split(","):
         key, sep, value = token.partition(":")
         if sep and key.strip() == "batch_size":
-            return int(value.strip())
+            try:
+                size = int(value.strip())
+            except ValueError:
+                size = 0
+            if size < 1:
+                raise ProtocolError(f"i-PI announced batch_size {value.strip()!r} in INIT; expected a positive "
+                                    "integer")
+            return size
     return 1
 
 
@@ -124,12 +138,13 @@ def serve(sock: socket.socket, compute: Compute, on_structure: Callable[[int], N
     ServerGone
         The server closed or reset the connection before ``EXIT``.
     ProtocolError
-        Batched requests or an unknown header.
+        An unknown header or a malformed batch size.
     """
     channel = DriverSocket(sock)  # a dup of sock's descriptor with i-PI's recvall
     sock.close()
     n_structures = 0
     initialised = False
+    batch = 1
     result = None
     try:
         while True:
@@ -141,10 +156,18 @@ def serve(sock: socket.socket, compute: Compute, on_structure: Callable[[int], N
                 channel.recvall(np.int32())  # replica id: one model serves every replica
                 length = int(channel.recvall(np.int32()))
                 init_string = channel.recvall(np.zeros(length, np.byte)).tobytes().decode("utf-8", "replace")
-                if _batch_size(init_string) > 1:
-                    raise ProtocolError("i-PI requested batched evaluation (batch_size > 1 on the forcefield); "
-                                        "this driver serves one structure per request: remove batch_size")
+                batch = _batch_size(init_string)
                 initialised = True
+            elif header == MESSAGE["posdata"] and batch > 1:
+                n_atoms = int(channel.recvall(np.int32()))
+                cells = channel.recvall(np.zeros((batch, 2, 3, 3), np.float64))  # cell, inverse cell
+                positions = channel.recvall(np.zeros((batch, n_atoms, 3), np.float64))
+                result = []
+                for cell, structure in zip(cells[:, 0], positions):
+                    result.append(compute(cell, structure))
+                    n_structures += 1
+                    if on_structure is not None:
+                        on_structure(n_structures)
             elif header == MESSAGE["posdata"]:
                 cell = channel.recvall(np.zeros((3, 3), np.float64))
                 channel.recvall(np.zeros((3, 3), np.float64))  # inverse cell, unused
@@ -157,7 +180,7 @@ def serve(sock: socket.socket, compute: Compute, on_structure: Callable[[int], N
             elif header == MESSAGE["getforce"]:
                 if result is None:
                     raise ProtocolError("i-PI asked for forces before sending positions")
-                channel.sendall(_force_message(*result))
+                channel.sendall(_force_message(*result) if batch == 1 else _batch_force_message(result))
                 result = None
             elif header == MESSAGE["exit"]:
                 return n_structures
@@ -179,4 +202,16 @@ def _force_message(pot: float, force: np.ndarray, vir: np.ndarray, extras: str) 
     return b"".join([
         MESSAGE["forceready"], np.float64(pot).tobytes(), np.int32(len(force)).tobytes(), force.tobytes(),
         vir.tobytes(), np.int32(len(extras_bytes)).tobytes(), extras_bytes,
+    ])
+
+
+def _batch_force_message(results: list[tuple]) -> bytes:
+    """The batched ``FORCEREADY`` reply of ``(pot, force, vir, extras)`` per structure, in one buffer."""
+    forces = np.stack([np.ascontiguousarray(force, dtype=np.float64).reshape(-1, 3) for _, force, _, _ in results])
+    virials = np.stack([np.ascontiguousarray(vir, dtype=np.float64).reshape(3, 3) for _, _, vir, _ in results])
+    extras = [(extras or "").encode("utf-8") for *_, extras in results]
+    return b"".join([
+        MESSAGE["forceready"], np.array([pot for pot, *_ in results], np.float64).tobytes(),
+        np.int32(forces.shape[1]).tobytes(), forces.tobytes(), virials.tobytes(),
+        *(np.int32(len(item)).tobytes() + item for item in extras),
     ])

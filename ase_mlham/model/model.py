@@ -49,6 +49,33 @@ def _block_order(parts: dict[BlockKey, list[torch.Tensor]], samples: dict[BlockK
 
 
 @dataclass
+class MemberHamiltonians:
+    """The committee's H' one member at a time, ``(n_ao, n_ao)`` eV each: H' plus member ``k``'s correction.
+
+    Only the members' block corrections are kept (``perturbations[key]`` ``(n_members, n, 2 lambda + 1)`` in
+    ``layout``'s block order), not ``n_members`` dense matrices: at 1001 atoms those would be 8 x 2333^2
+    doubles (350 MB, twice that while they are assembled), the blocks a fraction of it. Iterating assembles
+    one member at a time.
+    """
+
+    hamiltonian: torch.Tensor  # (n_ao, n_ao)
+    perturbations: dict[BlockKey, torch.Tensor]
+    layout: BlockLayout
+
+    def __len__(self) -> int:
+        return int(next(iter(self.perturbations.values())).shape[0])
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"member {k} of a committee of {len(self)}")
+        correction = assemble({key: value[k] for key, value in self.perturbations.items()}, self.layout)[0]
+        return self.hamiltonian + correction
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+@dataclass
 class Prediction:
     """Results of one structure. Energies in eV, forces in eV/Angstrom.
 
@@ -70,9 +97,11 @@ class Prediction:
     baseline_energy: float | None = None  # eV, the GFN2-xTB part of energy (None without a baseline)
     energy_uncertainty: torch.Tensor | None = None  # () eV, of the learned correction (damped heads only)
     forces_uncertainty: torch.Tensor | None = None  # (n_atoms,) eV/Angstrom, a calibrated proxy (damped heads)
-    # committee of Hamiltonians (settings.hamiltonian_members > 0): their H' (n_members, n_ao, n_ao), and the
-    # calibrated uncertainties of every orbital energy (n_ao,) and of the gap () in eV
-    member_hamiltonians: torch.Tensor | None = None
+    # committee of Hamiltonians (settings.hamiltonian_members > 0): their H' (MemberHamiltonians, one
+    # (n_ao, n_ao) matrix at a time), their eigenvalues (n_members, n_ao) and the calibrated uncertainties of
+    # every orbital energy (n_ao,) and of the gap () in eV
+    member_hamiltonians: MemberHamiltonians | None = None
+    member_orbital_energies: torch.Tensor | None = None
     orbital_energy_uncertainties: torch.Tensor | None = None
     gap_uncertainty: torch.Tensor | None = None
     # the eigenvectors of H' (n_ao, n_ao), column k belongs to orbital_energies[k]: only when asked for
@@ -211,11 +240,11 @@ class MLHamModel(nn.Module):
             out["orbital_energies"] = torch.linalg.eigvalsh(hamiltonian)
         if self.committee is not None:
             with torch.no_grad():
-                member_blocks = _block_order(perturbations, samples, layout, len(numbers))
-                members = hamiltonian.detach() + assemble(member_blocks, layout)[:, 0]
-                member_energies = torch.linalg.eigvalsh(members)
+                members = MemberHamiltonians(hamiltonian.detach(),
+                                             _block_order(perturbations, samples, layout, len(numbers)), layout)
+                member_energies = torch.stack([torch.linalg.eigvalsh(member) for member in members])
                 gaps = member_energies[:, nocc] - member_energies[:, nocc - 1]
-                out.update(member_hamiltonians=members,
+                out.update(member_hamiltonians=members, member_orbital_energies=member_energies,
                            orbital_energy_uncertainties=self.committee.spread(member_energies, "orbital"),
                            gap_uncertainty=self.committee.spread(gaps, "gap"))
         return out

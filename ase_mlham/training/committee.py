@@ -146,7 +146,7 @@ def _validation_spreads(model: MLHamModel, frames: Sequence[ReferenceFrame]):
     rows = []
     for frame in frames:
         prediction = model.predict(frame.numbers, frame.positions, forces=False)
-        members = torch.linalg.eigvalsh(prediction.member_hamiltonians)
+        members = prediction.member_orbital_energies
         predicted, n, nocc = prediction.orbital_energies, frame.n_min, frame.nocc
         core = number_of_core_orbitals(frame.numbers)
         target = torch.tensor(frame.mo_target)

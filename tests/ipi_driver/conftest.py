@@ -84,8 +84,11 @@ def ipi_input(prefix: str, steps: int, socket_xml: str, nbeads: int = 1, stride:
 """
 
 
-def unix_socket_xml(address: str) -> str:
-    return f"<ffsocket name='mlham' mode='unix' pbc='false'> <address> {address} </address> <latency> 1e-4 </latency> </ffsocket>"
+def unix_socket_xml(address: str, batch_size: int = 1) -> str:
+    """``batch_size > 1``: i-PI sends that many structures per request (i-PI >= 3.3)."""
+    batch = f" <batch_size> {batch_size} </batch_size>" if batch_size > 1 else ""
+    return (f"<ffsocket name='mlham' mode='unix' pbc='false'> <address> {address} </address> "
+            f"<latency> 1e-4 </latency>{batch} </ffsocket>")
 
 
 def inet_socket_xml(port: int) -> str:

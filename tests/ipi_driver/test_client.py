@@ -84,11 +84,43 @@ def test_server_gone_raises_at_once(script: bytes) -> None:
     assert time.monotonic() - start < 2.0
 
 
-def test_batched_requests_refused() -> None:
+def test_a_batch_of_structures_then_exit() -> None:
+    """i-PI's batched exchange (``batch_size:3`` in INIT): one POSDATA with three structures, one reply."""
+    structures = [POSITIONS + 0.01 * k for k in range(3)]
+    cells = [np.eye(3) * (20.0 + k) for k in range(3)]
+    posdata = (MESSAGE["posdata"] + np.int32(3).tobytes()
+               + b"".join(cell.tobytes() + np.linalg.inv(cell).tobytes() for cell in cells)
+               + b"".join(positions.tobytes() for positions in structures))
     server, client = socket.socketpair()
     with server:
-        server.sendall(MESSAGE["status"] + init_message("batch_size:4"))
-        with pytest.raises(ProtocolError, match="batched evaluation"):
+        server.sendall(MESSAGE["status"] + init_message("mlham, batch_size:3") + posdata + MESSAGE["getforce"]
+                       + MESSAGE["exit"])
+        counts = []
+        assert serve(client, fake_compute, on_structure=counts.append) == 3
+        assert counts == [1, 2, 3]
+        assert read_exactly(server, 12) == MESSAGE["needinit"]
+        assert read_exactly(server, 12) == MESSAGE["forceready"]
+        pots = np.frombuffer(read_exactly(server, 3 * 8), np.float64)
+        n_atoms = np.frombuffer(read_exactly(server, 4), np.int32)[0]
+        forces = np.frombuffer(read_exactly(server, 3 * 8 * 3 * n_atoms), np.float64).reshape(3, n_atoms, 3)
+        virials = np.frombuffer(read_exactly(server, 3 * 72), np.float64).reshape(3, 3, 3)
+        extras = []
+        for _ in range(3):
+            length = np.frombuffer(read_exactly(server, 4), np.int32)[0]
+            extras.append(json.loads(read_exactly(server, length).decode()))
+    assert n_atoms == 3 and extras == [{"n": 3}] * 3
+    for k in range(3):
+        assert pots[k] == structures[k].sum()
+        np.testing.assert_array_equal(forces[k], -2.0 * structures[k])
+        np.testing.assert_array_equal(virials[k], cells[k] + 1.0)
+
+
+@pytest.mark.parametrize("value", ["0", "four"])
+def test_malformed_batch_size_refused(value: str) -> None:
+    server, client = socket.socketpair()
+    with server:
+        server.sendall(MESSAGE["status"] + init_message(f"batch_size:{value}"))
+        with pytest.raises(ProtocolError, match=f"i-PI announced batch_size '{value}' in INIT; expected a positive"):
             serve(client, fake_compute)
 
 

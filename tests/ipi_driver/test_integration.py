@@ -110,6 +110,25 @@ def test_pimd_four_beads_two_drivers_inet(launcher, tiny_model: Path, water_xyz:
         assert np.shape(gaps) == (n_steps + 1,) and np.all(np.isfinite(gaps))
 
 
+def test_pimd_beads_in_batches_equal_one_at_a_time(launcher, tiny_model: Path, water_xyz: Path) -> None:
+    """i-PI's batched requests (4 beads per request, one driver) give the very trajectory of unbatched ones."""
+    n_steps = 6
+    potentials = {}
+    for batch_size in (1, 4):
+        address = launcher.unix_address()
+        prefix = f"batch{batch_size}"
+        ipi = launcher.ipi(launcher.ipi_input(prefix, n_steps, launcher.unix_socket_xml(address, batch_size),
+                                              nbeads=4, timestep_fs=0.25), name=f"ipi{batch_size}")
+        driver = launcher.driver(f"driver{batch_size}", "--unix", "--address", address, "--template", "init.xyz",
+                                 "--model", str(tiny_model), "--connect-timeout", "30")
+        assert ipi.wait(timeout=120) == 0, launcher.log(f"ipi{batch_size}")
+        assert driver.wait(timeout=10) == 0, launcher.log(f"driver{batch_size}")
+        assert f"i-PI sent EXIT after {4 * (n_steps + 1)} structure(s)" in launcher.log(f"driver{batch_size}")
+        potentials[batch_size] = read_output(launcher.folder / f"{prefix}.out")[0]["potential"]
+    assert len(potentials[4]) == n_steps + 1
+    np.testing.assert_allclose(potentials[4], potentials[1], rtol=0, atol=1e-9)
+
+
 def test_driver_exits_when_server_is_killed(launcher, tiny_model: Path, water_xyz: Path) -> None:
     """kill -9 of i-PI mid-run: the driver exits within seconds, non-zero, saying why."""
     address = launcher.unix_address()

@@ -32,10 +32,15 @@ def distorted(name, seed=0):
 def test_members_differ_and_their_spread_is_the_uncertainty(model):
     atoms = distorted("CH3CHO")
     prediction = model.predict(atoms.numbers, atoms.positions, forces=False)
-    members = prediction.member_hamiltonians
+    assert len(prediction.member_hamiltonians) == 4
+    members = torch.stack(list(prediction.member_hamiltonians))  # assembled one at a time
     assert members.shape == (4, *prediction.hamiltonian.shape)
     assert float((members[0] - members[1]).abs().max()) > 1e-3
+    np.testing.assert_array_equal(prediction.member_hamiltonians[-1], members[3])
+    with pytest.raises(IndexError, match="member 4 of a committee of 4"):
+        prediction.member_hamiltonians[4]
     energies = torch.linalg.eigvalsh(members)
+    np.testing.assert_allclose(prediction.member_orbital_energies, energies, rtol=0, atol=1e-12)
     np.testing.assert_allclose(prediction.orbital_energy_uncertainties, energies.std(0), rtol=1e-12)
     gaps = energies[:, prediction.nocc] - energies[:, prediction.nocc - 1]
     assert float(prediction.gap_uncertainty) == pytest.approx(float(gaps.std()), rel=1e-12)
