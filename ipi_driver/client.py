@@ -17,8 +17,8 @@ cell (3, 3), int32 n_atoms, float64 positions (n_atoms, 3), Bohr; ``GETFORCE``
 (n_atoms, 3) (Hartree/Bohr), float64 virial (3, 3) (Hartree), int32 length and
 the extras bytes; ``EXIT``: return.
 
-Batched requests (i-PI >= 3.3: ``<ffsocket batch_size='B'>``, announced by a ``batch_size:B`` token in
-the INIT string): ``POSDATA`` <- int32 n_atoms, B x (cell, inverse cell), float64 positions
+Batched requests (i-PI >= 3.3: ``<batch_size> B </batch_size>`` in ``<ffsocket>``, announced by a
+``batch_size:B`` token in the INIT string): ``POSDATA`` <- int32 n_atoms, B x (cell, inverse cell), float64 positions
 (B, n_atoms, 3); ``GETFORCE`` -> ``FORCEREADY``, float64 potentials (B,), int32 n_atoms, float64 forces
 (B, n_atoms, 3), virials (B, 3, 3), then B x (int32 length, extras bytes). The structures of a batch are
 computed one after the other (i-PI pads a short batch by repeating its last structure, which the
