@@ -155,8 +155,8 @@ class CSFSpace:
         if len(rows) == 0 or len(columns) == 0:
             return result
         potentials = self.row_potentials(rows)
-        for tile in self.tiles(columns, len(rows)):
-            result = result.index_copy(1, tile, self.tile_block(rows, potentials, columns[tile]))
+        for tile in self.tiles(columns, len(rows)):  # in place: one result, not a copy of it per tile
+            result.index_copy_(1, tile, self.tile_block(rows, potentials, columns[tile]))
         return result
 
     def row_potentials(self, rows: torch.Tensor) -> torch.Tensor:
