@@ -118,14 +118,20 @@ def _check_inputs(orbital_energies, coefficients, numbers, positions, nocc, sett
     return numbers
 
 
+def _orthogonalizer_and_dipoles(numbers: Sequence[int], positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r""":math:`S^{-1/2}` ``(n_ao, n_ao)`` and the AO dipole integrals :math:`\langle\mu|\mathbf r - \mathbf O|\nu\rangle`
+    ``(3, n_ao, n_ao)`` (Angstrom), origin :math:`\mathbf O` at the centroid of ``positions``."""
+    orthogonalizer = lowdin_orthogonalizer(overlap_matrix(numbers, positions))
+    return orthogonalizer, dipole_integrals(numbers, positions, origin=positions.mean(dim=0))
+
+
 def lowdin_dipole_integrals(numbers: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
     r"""Dipole integrals in the Löwdin basis, :math:`S^{-1/2} \langle\mu|\mathbf r - \mathbf O|\nu\rangle S^{-1/2}`.
 
     ``positions`` ``(n_atoms, 3)`` Angstrom; origin :math:`\mathbf O` at their centroid.
     Returns ``(3, n_ao, n_ao)`` in Angstrom.
     """
-    orthogonalizer = lowdin_orthogonalizer(overlap_matrix(numbers, positions))
-    dipoles = dipole_integrals(numbers, positions, origin=positions.mean(dim=0))
+    orthogonalizer, dipoles = _orthogonalizer_and_dipoles(numbers, positions)
     return orthogonalizer @ dipoles @ orthogonalizer
 
 
@@ -184,8 +190,7 @@ def stda_excitations(orbital_energies: torch.Tensor, coefficients: torch.Tensor,
     virtual_index = selected % space.n_virt
     # <i|r|a> = C'_i S^-1/2 d S^-1/2 C'_a: S^-1/2 applied to the few orbitals the CSFs use (AO coefficients),
     # not to d itself (six (n_ao, n_ao) products: most of sTDA's time at 1000 atoms)
-    orthogonalizer = lowdin_orthogonalizer(overlap_matrix(numbers, positions))
-    dipoles = dipole_integrals(numbers, positions, origin=positions.mean(dim=0))
+    orthogonalizer, dipoles = _orthogonalizer_and_dipoles(numbers, positions)
     occupied_orbitals, occupied_position = torch.unique(occupied_index, return_inverse=True)
     virtual_orbitals, virtual_position = torch.unique(virtual_index, return_inverse=True)
     occupied = (orthogonalizer @ coefficients[:, first_occupied:nocc][:, occupied_orbitals])[:, occupied_position]
