@@ -158,29 +158,17 @@ def serve(sock: socket.socket, compute: Compute, on_structure: Callable[[int], N
                 init_string = channel.recvall(np.zeros(length, np.byte)).tobytes().decode("utf-8", "replace")
                 batch = _batch_size(init_string)
                 initialised = True
-            elif header == MESSAGE["posdata"] and batch > 1:
-                n_atoms = int(channel.recvall(np.int32()))
-                cells = channel.recvall(np.zeros((batch, 2, 3, 3), np.float64))  # cell, inverse cell
-                positions = channel.recvall(np.zeros((batch, n_atoms, 3), np.float64))
+            elif header == MESSAGE["posdata"]:
                 result = []
-                for cell, structure in zip(cells[:, 0], positions):
+                for cell, structure in zip(*_read_structures(channel, batch)):
                     result.append(compute(cell, structure))
                     n_structures += 1
                     if on_structure is not None:
                         on_structure(n_structures)
-            elif header == MESSAGE["posdata"]:
-                cell = channel.recvall(np.zeros((3, 3), np.float64))
-                channel.recvall(np.zeros((3, 3), np.float64))  # inverse cell, unused
-                n_atoms = int(channel.recvall(np.int32()))
-                positions = channel.recvall(np.zeros((n_atoms, 3), np.float64))
-                result = compute(cell, positions)
-                n_structures += 1
-                if on_structure is not None:
-                    on_structure(n_structures)
             elif header == MESSAGE["getforce"]:
                 if result is None:
                     raise ProtocolError("i-PI asked for forces before sending positions")
-                channel.sendall(_force_message(*result) if batch == 1 else _batch_force_message(result))
+                channel.sendall(_force_message(result))
                 result = None
             elif header == MESSAGE["exit"]:
                 return n_structures
@@ -194,19 +182,24 @@ def serve(sock: socket.socket, compute: Compute, on_structure: Callable[[int], N
         channel.close()
 
 
-def _force_message(pot: float, force: np.ndarray, vir: np.ndarray, extras: str) -> bytes:
-    """The ``FORCEREADY`` reply in one buffer (one send: lower latency, no half-sent reply)."""
-    force = np.ascontiguousarray(force, dtype=np.float64).reshape(-1, 3)
-    vir = np.ascontiguousarray(vir, dtype=np.float64).reshape(3, 3)
-    extras_bytes = (extras or "").encode("utf-8")
-    return b"".join([
-        MESSAGE["forceready"], np.float64(pot).tobytes(), np.int32(len(force)).tobytes(), force.tobytes(),
-        vir.tobytes(), np.int32(len(extras_bytes)).tobytes(), extras_bytes,
-    ])
+def _read_structures(channel: DriverSocket, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cells ``(batch, 3, 3)`` and positions ``(batch, n_atoms, 3)`` (Bohr) of one ``POSDATA`` message
+    whose header was read: one structure (cell, inverse cell, n_atoms, positions) or a batch (n_atoms, the
+    cells with their inverses, the positions)."""
+    if batch == 1:
+        cell = channel.recvall(np.zeros((3, 3), np.float64))
+        channel.recvall(np.zeros((3, 3), np.float64))  # inverse cell, unused
+        n_atoms = int(channel.recvall(np.int32()))
+        return cell[None], channel.recvall(np.zeros((n_atoms, 3), np.float64))[None]
+    n_atoms = int(channel.recvall(np.int32()))
+    cells = channel.recvall(np.zeros((batch, 2, 3, 3), np.float64))  # cell, inverse cell
+    return cells[:, 0], channel.recvall(np.zeros((batch, n_atoms, 3), np.float64))
 
 
-def _batch_force_message(results: list[tuple]) -> bytes:
-    """The batched ``FORCEREADY`` reply of ``(pot, force, vir, extras)`` per structure, in one buffer."""
+def _force_message(results: list[tuple]) -> bytes:
+    """The ``FORCEREADY`` reply of ``(pot, force, vir, extras)`` per structure, in one buffer (one send: lower
+    latency, no half-sent reply). Batched layout: the potentials, n_atoms, the forces, the virials, then each
+    structure's extras with its length; for one structure this is byte for byte i-PI's single reply."""
     forces = np.stack([np.ascontiguousarray(force, dtype=np.float64).reshape(-1, 3) for _, force, _, _ in results])
     virials = np.stack([np.ascontiguousarray(vir, dtype=np.float64).reshape(3, 3) for _, _, vir, _ in results])
     extras = [(extras or "").encode("utf-8") for *_, extras in results]
