@@ -137,6 +137,7 @@ class CalculatorSettings:
         return MLHamCalculator(self.model, device=self.device, dtype=self.dtype, n_excitations=self.excitations,
                                **keywords)
 
+
 #: The parts of a calculation and the results each gives; a call computes only the parts its properties
 #: need (orbitals and excitations need the electronic part, excitation uncertainties the excitations), each at
 #: most once per geometry. The excitations' uncertainties are a part of their own: they repeat sTDA for every
