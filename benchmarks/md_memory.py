@@ -14,15 +14,7 @@ import argparse
 import time
 import warnings
 
-from speed import alkane
-
-
-def _status_mb(key: str) -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status (Linux only)")
+from speed import alkane, memory_mb, reset_peak_memory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,11 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     atoms = alkane(args.carbons)
     atoms.calc = MLHamCalculator(n_excitations=args.excitations)
     print(f"{atoms.get_chemical_formula()} ({len(atoms)} atoms), {args.excitations} excitations; "
-          f"resident memory with the model loaded {_status_mb('VmRSS'):.0f} MB", flush=True)
+          f"resident memory with the model loaded {memory_mb('VmRSS'):.0f} MB", flush=True)
     for step in range(args.steps):
         atoms.rattle(0.01, seed=step)
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset VmHWM
+        reset_peak_memory()
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SizeWarning)  # memory is measured here, not accuracy
@@ -53,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             atoms.calc.get_property("homo_lumo_gap", atoms)
             if args.excitations:
                 atoms.calc.get_property("excitation_energies", atoms)
-        print(f"step {step}: {time.perf_counter() - start:.1f} s, peak {_status_mb('VmHWM'):.0f} MB, "
-              f"after {_status_mb('VmRSS'):.0f} MB", flush=True)
+        print(f"step {step}: {time.perf_counter() - start:.1f} s, peak {memory_mb('VmHWM'):.0f} MB, "
+              f"after {memory_mb('VmRSS'):.0f} MB", flush=True)
     return 0
 
 

@@ -17,7 +17,8 @@ a new geometry (atoms displaced by 0.01 A rms):
 
 Ratios are against ``tblite`` of the same run. ``peak MB``: the process's peak resident memory during the
 whole steps (``step`` and ``step+exc``, each with only its own calculator alive, on one loaded model; the
-kernel's high-water mark is reset before each, Linux), what an MD run of that molecule needs. ``first call`` (once, 1 thread): seconds in a fresh process
+kernel's high-water mark is reset before each, Linux), what an MD run of that molecule needs.
+``first call`` (once, 1 thread): seconds in a fresh process
 from ``MLHamCalculator()`` to aspirin's first energy, forces and gap (import time reported beside).
 
     python benchmarks/speed.py                      # 9, 21, 50, 101, 302 and 1001 atoms, 1 and 2 threads
@@ -69,16 +70,17 @@ def structure(size: int):
     return resolve_structure(spec, seed=0).atoms
 
 
-def _reset_peak_memory() -> None:
+def reset_peak_memory() -> None:
     """Reset the kernel's high-water mark of this process's resident memory (``VmHWM``; Linux >= 4.0)."""
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
 
 
-def _peak_memory_mb() -> float:
-    """This process's peak resident memory since the last reset, MB (``VmHWM``)."""
+def memory_mb(key: str = "VmHWM") -> float:
+    """This process's ``key`` line of ``/proc/self/status`` in MB: ``VmHWM`` the peak resident memory since
+    the last :func:`reset_peak_memory`, ``VmRSS`` the resident memory now."""
     with open("/proc/self/status") as handle:
-        line = next(line for line in handle if line.startswith("VmHWM:"))
+        line = next(line for line in handle if line.startswith(f"{key}:"))
     return int(line.split()[1]) / 1024
 
 
@@ -166,14 +168,14 @@ def worker(size: int, threads: int, repeats: int) -> dict:
     # the peak memory of an MD run: one calculator alive, nothing left from the parts timed above (the
     # baseline's tblite state and H' of a 1001-atom molecule are ~0.3 GB)
     baseline = hamiltonian = None
-    _reset_peak_memory()
+    reset_peak_memory()
     row["step"] = _timed(step(calculator), geometries)
-    peak = _peak_memory_mb()
+    peak = memory_mb()
     calculator = None
     with_excitations = MLHamCalculator(model, n_excitations=10)  # the same model object, not a second copy
-    _reset_peak_memory()
+    reset_peak_memory()
     row["step+exc"] = _timed(step(with_excitations), geometries)
-    row["peak_MB"] = max(peak, _peak_memory_mb())
+    row["peak_MB"] = max(peak, memory_mb())
     with_excitations = None
     row["tblite"] = _timed(tblite, geometries)
     return row
