@@ -177,6 +177,29 @@ def _run_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_combine(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "combine", help="one model file from two: the Hamiltonian head of one, the energy head of another",
+        description=("Write a model with the Hamiltonian head, committee and gap threshold of --hamiltonian and "
+                     "the energy head, its calibration and the energy and forces thresholds of --energy (both "
+                     "written by mlham train with the same architecture settings). For keeping each head from the "
+                     "training run that did better on its own quantities; the file records both sources."))
+    parser.add_argument("--hamiltonian", required=True, metavar="MODEL", help="model whose Hamiltonian head to take")
+    parser.add_argument("--energy", required=True, metavar="MODEL", help="model whose energy head to take")
+    parser.add_argument("--out", required=True, help="model file to write")
+    parser.set_defaults(run=_run_combine)
+
+
+def _run_combine(args: argparse.Namespace) -> int:
+    from ase_mlham.model.combine import combine_files
+
+    model = combine_files(args.hamiltonian, args.energy, args.out)
+    thresholds = ", ".join(f"{k} {v:.3g}" for k, v in model.metadata["uncertainty_thresholds"].items())
+    print(f"wrote {args.out}: Hamiltonian head of {args.hamiltonian}, energy head of {args.energy}; "
+          f"thresholds {thresholds} (eV, eV/A)")
+    return 0
+
+
 def _add_train(subparsers, presets: Sequence[str]) -> None:
     from ase_mlham.model.settings import DEFAULT_PRESET
     from ase_mlham.training.targets import DEFAULT_CACHE
@@ -442,6 +465,7 @@ def build_parser(training_presets: Sequence[str] | None = None) -> argparse.Argu
     _add_train(subparsers, training_presets or PUBLIC_PRESETS)
     _add_evaluate(subparsers)
     _add_card(subparsers)
+    _add_combine(subparsers)
     _add_md(subparsers)
     _add_spectrum(subparsers)
     return parser
