@@ -229,6 +229,11 @@ def _add_train(subparsers, presets: Sequence[str]) -> None:
     parser.add_argument("--hamiltonian-from", metavar="MODEL",
                         help="keep this model's Hamiltonian head and fit only the preset's energy head (closed "
                              "form, minutes instead of hours; the preset's Hamiltonian descriptor must match)")
+    parser.add_argument("--energy-cutoff", type=float, metavar="R",
+                        help="cutoff of the energy head's descriptor, Angstrom (default: the preset's)")
+    parser.add_argument("--energy-switch-width", type=float, metavar="W",
+                        help="width of the cosine switch below the energy cutoff, Angstrom (default: the preset's; "
+                             "a wide one weighs far neighbours down smoothly: benchmarks/energy_range.py)")
     parser.add_argument("--baseline-cache", default=str(DEFAULT_CACHE), metavar="FILE",
                         help="SQLite file keeping each frame's GFN2-xTB energy and forces (models with an "
                              "energy baseline), so that later runs do not recompute them")
@@ -239,14 +244,15 @@ def _add_train(subparsers, presets: Sequence[str]) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from ase_mlham.model.settings import PRESETS
+    from ase_mlham.model.settings import PRESETS, with_energy_range
     from ase_mlham.training.targets import BaselineCache
     from ase_mlham.training.run import train_from_databases
     from ase_mlham.training.trainer import TrainingSettings
 
     settings = settings_from_arguments(TrainingSettings, args)
+    model_settings = with_energy_range(PRESETS[args.preset], args.energy_cutoff, args.energy_switch_width)
     model, result = train_from_databases(
-        args.databases, args.out, PRESETS[args.preset], settings, molecules=args.molecules,
+        args.databases, args.out, model_settings, settings, molecules=args.molecules,
         max_frames=args.max_frames, show_progress=not args.quiet, training_only=args.training_only,
         validation_databases=args.validation, hamiltonian_from=args.hamiltonian_from,
         baseline_cache=BaselineCache(args.baseline_cache))

@@ -9,7 +9,7 @@ import pytest
 from ase_mlham.cli import build_parser
 
 
-@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "md", "spectrum"])
+@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "md", "spectrum", "combine", "card"])
 def test_help_documents_every_option(command):
     subcommand = build_parser()._subparsers._group_actions[0].choices[command]
     help_text = subprocess.run([sys.executable, "-m", "ase_mlham.cli", command, "--help"],
@@ -61,3 +61,22 @@ def test_evaluate_names_the_molecules_the_model_never_trained_on(g2_db, tmp_path
     target.delete([row.id for row in target.select(molecule="H2O")])
     assert main(arguments) == 0
     assert "1 frames (all); unseen molecules (none trained on), errors" in capsys.readouterr().out
+
+
+def test_energy_range_options_set_the_energy_descriptor():
+    """--energy-cutoff / --energy-switch-width replace the preset's energy descriptor range, nothing else."""
+    from ase_mlham.model.settings import PRESETS, with_energy_range
+
+    preset = PRESETS["delta-xtb"]
+    soft = with_energy_range(preset, switch_width=2.0)
+    assert soft.energy_descriptor.cutoff_width == 2.0 and soft.energy_descriptor.cutoff == preset.energy_descriptor.cutoff
+    assert soft.descriptor == preset.descriptor and soft.energy_baseline == preset.energy_baseline
+    assert with_energy_range(preset, cutoff=3.0).energy_descriptor.cutoff == 3.0
+    assert with_energy_range(preset) is preset
+
+
+def test_energy_range_needs_a_separate_energy_descriptor(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "train", str(tmp_path / "missing.db"),
+                             "--out", str(tmp_path / "m.pt"), "--preset", "tiny", "--energy-switch-width", "2"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "only be set for a model with its own energy descriptor" in result.stderr

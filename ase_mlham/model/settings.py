@@ -156,6 +156,27 @@ PRESETS: dict[str, ModelSettings] = {
         gate_channels=2, energy_hidden=(8,)),
 }
 
+def with_energy_range(settings: ModelSettings, cutoff: float | None = None,
+                      switch_width: float | None = None) -> ModelSettings:
+    """``settings`` with the energy descriptor's cutoff and/or the width of its cosine switch replaced (Angstrom).
+
+    The energy correction sees neighbours up to ``cutoff``, weighted from 1 down to 0 over the last
+    ``switch_width``: a wide switch weighs the 2.5-4 A shell (what conformers differ in) down smoothly
+    without dropping it (``benchmarks/energy_range.py``). Only for settings with their own energy descriptor.
+    """
+    if cutoff is None and switch_width is None:
+        return settings
+    energy = settings.energy_descriptor
+    if energy is None:
+        raise ValueError("the energy range can only be set for a model with its own energy descriptor "
+                         "(e.g. the delta-xtb preset); this one's energy head reads the Hamiltonian's features")
+    width = energy.cutoff_width if switch_width is None else switch_width
+    # LODE is off in the energy descriptor; its bond cutoff must still stay beyond the switch to validate
+    return dataclasses.replace(settings, energy_descriptor=dataclasses.replace(
+        energy, cutoff=energy.cutoff if cutoff is None else cutoff, cutoff_width=width,
+        lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
+
+
 #: The preset of the shipped default model, and ``mlham train``'s.
 DEFAULT_PRESET = "delta-xtb"
 
