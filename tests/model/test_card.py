@@ -68,13 +68,11 @@ def test_shipped_model_reproduces_its_card(shared_data, g2_db):
 
 
 def test_the_shipped_orbital_energies_meet_the_in_distribution_targets():
-    """Occupied valence and window on held-out G2 frames, gap and occupied valence on the larger molecules:
-    the targets the shipped Hamiltonian meets. The held-out G2 gap target (0.10 eV) v16 and v18 miss (0.14,
-    0.12: their Hamiltonians were stopped early for molecules never trained on, CHANGELOG); it must stay
-    within the rule fixed before v16 was evaluated, 0.15 eV, and the card must say whether the target is met."""
+    """Gap, occupied valence and window on held-out G2 frames, gap and occupied valence on the larger
+    molecules: the targets the shipped Hamiltonian meets. v16 and v18 missed the held-out G2 gap target
+    (0.14, 0.12: their Hamiltonians were stopped early for molecules never trained on); v22, trained on
+    three times the training molecules, meets it (0.094), and a later model must not lose it silently."""
     card = json.loads((Path(ase_mlham.__file__).parent / "models" / "default.json").read_text())
-    for name, keys in {"g2_test": ("occupied_valence", "window"), "larger": ("gap", "occupied_valence")}.items():
+    for name, keys in {"g2_test": ("gap", "occupied_valence", "window"), "larger": ("gap", "occupied_valence")}.items():
         for key in keys:
             assert card["targets"][name][key]["met"], (name, key, card["targets"][name][key])
-    gap = card["targets"]["g2_test"]["gap"]
-    assert gap["mae"] <= 0.15 and gap["met"] == (gap["mae"] <= gap["target"] == 0.10), gap
