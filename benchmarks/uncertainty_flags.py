@@ -3,7 +3,8 @@
 For every frame, an ``MLHamCalculator`` with its default thresholds (those stored in the model) computes
 energy, forces and gap; a frame is flagged "by gap" when ``calc.uncertainty_crossings()`` names the gap,
 "by any" when it names any quantity (what a user sees as an ``UncertaintyWarning``). Per set: the share of frames flagged, and of the frames whose gap error
-exceeds ``--gap-error`` (eV), the share flagged.
+exceeds ``--gap-error`` (eV), the share flagged and the number that no threshold flags ("silent": a
+badly-off gap the user is not warned of).
 
     OMP_NUM_THREADS=1 python benchmarks/uncertainty_flags.py ase_mlham/models/default.pt \\
         --held-out ../shared/data/g2-b3lyp-def2tzvp.db --set validation=runs/data/mol-validation.db \\
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     for entry in args.set:
         name, _, path = entry.partition("=")
         sets[name] = read_frames(path)
-    print(f"{'set':>12} {'frames':>6} {'by gap':>7} {'by any':>7} {'gap off':>8} {'by gap':>7} {'by any':>7}")
+    print(f"{'set':>12} {'frames':>6} {'by gap':>7} {'by any':>7} {'gap off':>8} {'by gap':>7} {'by any':>7}"
+          f" {'silent':>7}")
     for name, frames in sets.items():
         rows = flags(calculator, frames)
         bad = [crossed for error, crossed in rows if error > args.gap_error]
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
         every = [crossed for _, crossed in rows]
         print(f"{name:>12} {len(rows):6d} {share(every, 'gap'):7.0%} {share(every, 'any'):7.0%}"
-              f" {len(bad):8d} {share(bad, 'gap'):7.0%} {share(bad, 'any'):7.0%}")
+              f" {len(bad):8d} {share(bad, 'gap'):7.0%} {share(bad, 'any'):7.0%} {sum(not c for c in bad):7d}")
     return 0
 
 
