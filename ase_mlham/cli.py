@@ -230,10 +230,10 @@ def _add_train(subparsers, presets: Sequence[str]) -> None:
                         help="keep this model's Hamiltonian head and fit only the preset's energy head (closed "
                              "form, minutes instead of hours; the preset's Hamiltonian descriptor must match)")
     parser.add_argument("--energy-cutoff", type=float, metavar="R",
-                        help="cutoff of the energy head's descriptor, Angstrom (default: the preset's)")
+                        help="cutoff of the energy head's descriptor, Angstrom (None: the preset's)")
     parser.add_argument("--energy-switch-width", type=float, metavar="W",
-                        help="width of the cosine switch below the energy cutoff, Angstrom (default: the preset's; "
-                             "a wide one weighs far neighbours down smoothly: benchmarks/energy_range.py)")
+                        help="width of the cosine switch below the energy cutoff, Angstrom (None: the preset's; a "
+                             "wide one weighs far neighbours down smoothly: benchmarks/energy_range.py)")
     parser.add_argument("--baseline-cache", default=str(DEFAULT_CACHE), metavar="FILE",
                         help="SQLite file keeping each frame's GFN2-xTB energy and forces (models with an "
                              "energy baseline), so that later runs do not recompute them")

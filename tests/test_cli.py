@@ -79,4 +79,22 @@ def test_energy_range_needs_a_separate_energy_descriptor(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ase_mlham.cli", "train", str(tmp_path / "missing.db"),
                              "--out", str(tmp_path / "m.pt"), "--preset", "tiny", "--energy-switch-width", "2"],
                             capture_output=True, text=True)
-    assert result.returncode == 2 and "only be set for a model with its own energy descriptor" in result.stderr
+    assert result.returncode == 2 and "only be set for a model with its own, local energy descriptor" in result.stderr
+
+
+def test_train_passes_the_energy_range_to_training(tmp_path, monkeypatch):
+    """The options reach the settings `train_from_databases` is given (not only the helper)."""
+    import ase_mlham.training.run as run
+    from ase_mlham.cli import main
+
+    received = {}
+
+    def fake_train(databases, out, model_settings, settings, **kwargs):
+        received["settings"] = model_settings
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(run, "train_from_databases", fake_train)
+    assert main(["train", str(tmp_path / "a.db"), "--out", str(tmp_path / "m.pt"), "--energy-cutoff", "3.5",
+                 "--energy-switch-width", "1.5"]) == 2
+    energy = received["settings"].energy_descriptor
+    assert (energy.cutoff, energy.cutoff_width) == (3.5, 1.5)

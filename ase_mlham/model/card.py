@@ -91,8 +91,8 @@ def model_card(model_path: str | os.PathLike, evaluations: Mapping[str, Mapping]
         "reference": reference_level(settings),
         "training": {key: metadata.get(key) for key in (
             "command", "databases", "validation_databases", "train_frames", "validation_frames", "molecules",
-            "training_settings", "model_settings", "hamiltonian_head_from", "energy_head_from", "combine_command",
-            "epochs_run", "best_epoch_hamiltonian", "best_epoch_energy", "seconds_total", "complete")},
+            "training_settings", "model_settings", "hamiltonian_head_from", "hamiltonian_file", "energy_head_from",
+            "combine_command", "epochs_run", "best_epoch_hamiltonian", "best_epoch_energy", "seconds_total", "complete")},
         "uncertainty": {key: metadata.get(key) for key in (
             "energy_calibration", "hamiltonian_committee", "uncertainty_thresholds")},
         "splits": {name: len(ids) for name, ids in (metadata.get("splits") or {}).items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from ase_mlham.descriptors.settings import DescriptorSettings
@@ -162,19 +163,31 @@ def with_energy_range(settings: ModelSettings, cutoff: float | None = None,
 
     The energy correction sees neighbours up to ``cutoff``, weighted from 1 down to 0 over the last
     ``switch_width``: a wide switch weighs the 2.5-4 A shell (what conformers differ in) down smoothly
-    without dropping it (``benchmarks/energy_range.py``). Only for settings with their own energy descriptor.
+    without dropping it (``benchmarks/energy_range.py``). Only for settings with their own energy
+    descriptor without LODE (whose switches would change with the width too), e.g. ``delta-xtb``'s.
     """
     if cutoff is None and switch_width is None:
         return settings
     energy = settings.energy_descriptor
-    if energy is None:
-        raise ValueError("the energy range can only be set for a model with its own energy descriptor "
-                         "(e.g. the delta-xtb preset); this one's energy head reads the Hamiltonian's features")
+    if energy is None or energy.lode:
+        raise ValueError("the energy range can only be set for a model with its own, local energy descriptor "
+                         "(e.g. the delta-xtb preset); this one's energy head reads "
+                         + ("the Hamiltonian's features" if energy is None else "LODE features"))
+    cutoff = energy.cutoff if cutoff is None else cutoff
     width = energy.cutoff_width if switch_width is None else switch_width
-    # LODE is off in the energy descriptor; its bond cutoff must still stay beyond the switch to validate
+    if not (math.isfinite(cutoff) and cutoff > 0):
+        raise ValueError(f"the energy cutoff must be a positive distance in Angstrom, got {cutoff!r}")
+    if not (math.isfinite(width) and 0 < width < cutoff):
+        raise ValueError(f"the energy switch width must be positive and below the energy cutoff ({cutoff:g} A), "
+                         f"got {width!r}")
+    # only the on-site invariants of this descriptor are computed and its LODE is off, so its pair and
+    # LODE ranges and LODE bond cutoff are unused; they are moved only as far as validation needs
+    lode_cutoff = energy.lode_cutoff
+    if lode_cutoff is not None and lode_cutoff <= cutoff:
+        lode_cutoff = None
     return dataclasses.replace(settings, energy_descriptor=dataclasses.replace(
-        energy, cutoff=energy.cutoff if cutoff is None else cutoff, cutoff_width=width,
-        lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
+        energy, cutoff=cutoff, cutoff_width=width, pair_cutoff=max(energy.pair_cutoff, cutoff),
+        lode_cutoff=lode_cutoff, lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
 
 
 #: The preset of the shipped default model, and ``mlham train``'s.
