@@ -112,7 +112,7 @@ def test_different_architectures_are_refused(two_models, tmp_path):
 def test_an_energy_head_on_its_own_descriptor_may_differ_in_range(tmp_path):
     """With separate energy descriptors only the Hamiltonian side must match: a softer energy range combines."""
     base = random_tiny_delta_model().settings
-    own = dataclasses.replace(base, energy_descriptor=dataclasses.replace(base.descriptor, cutoff=4.5))
+    own = dataclasses.replace(base, energy_descriptor=dataclasses.replace(base.descriptor, cutoff=4.5, lode=False))
     paths = tmp_path / "h.pt", tmp_path / "e.pt", tmp_path / "out.pt"
     save_model(randomise(MLHamModel(own), seed=1), paths[0], {})
     donor = randomise(MLHamModel(with_energy_range(own, cutoff=3.5, switch_width=1.5)), seed=2)
