@@ -29,6 +29,9 @@ from ase_mlham.model.settings import ModelSettings
 #: are no slower (302-atom alkane, one thread: 1.3 GB and 4.1 s in one part, 0.65 GB and 2.8 s in parts
 #: of 256); molecules of up to ~25 atoms take one part.
 PAIRS_PER_PART = 256
+#: Memory for the committee's member Hamiltonians diagonalised together (:meth:`MemberHamiltonians.orbital_energies`):
+#: the 8 members of aspirin (73 orbitals) fit many times over, those of a 1000-atom molecule go one at a time.
+MEMBER_BATCH_BYTES = 64 * 2**20
 
 
 def _block_order(parts: dict[BlockKey, list[torch.Tensor]], samples: dict[BlockKey, list[torch.Tensor]],
@@ -73,6 +76,20 @@ class MemberHamiltonians:
 
     def __iter__(self):
         return (self[k] for k in range(len(self)))
+
+    def orbital_energies(self, max_bytes: int = MEMBER_BATCH_BYTES) -> torch.Tensor:
+        """Every member's ascending eigenvalues, ``(n_members, n_ao)`` eV.
+
+        Members are assembled and diagonalised as many at a time as fit in ``max_bytes`` (each costs
+        about three ``(n_ao, n_ao)`` matrices while it is assembled and diagonalised): all at once for
+        small molecules, where one call per member is mostly overhead, one at a time at 1000 atoms."""
+        n_ao = self.hamiltonian.shape[-1]
+        batch = max(1, min(len(self), max_bytes // (3 * n_ao * n_ao * self.hamiltonian.element_size())))
+        energies = []
+        for start in range(0, len(self), batch):
+            chunk = {key: value[start:start + batch] for key, value in self.perturbations.items()}
+            energies.append(torch.linalg.eigvalsh(self.hamiltonian + assemble(chunk, self.layout)[:, 0]))
+        return torch.cat(energies)
 
 
 @dataclass
@@ -242,7 +259,7 @@ class MLHamModel(nn.Module):
             with torch.no_grad():
                 members = MemberHamiltonians(hamiltonian.detach(),
                                              _block_order(perturbations, samples, layout, len(numbers)), layout)
-                member_energies = torch.stack([torch.linalg.eigvalsh(member) for member in members])
+                member_energies = members.orbital_energies()
                 gaps = member_energies[:, nocc] - member_energies[:, nocc - 1]
                 out.update(member_hamiltonians=members, member_orbital_energies=member_energies,
                            orbital_energy_uncertainties=self.committee.spread(member_energies, "orbital"),
