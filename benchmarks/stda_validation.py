@@ -27,6 +27,8 @@ dark, e.g. benzene).
 
     OMP_NUM_THREADS=1 python benchmarks/stda_validation.py
     OMP_NUM_THREADS=1 python benchmarks/stda_validation.py --db runs/excitations.db --model runs/model.pt --timing
+    OMP_NUM_THREADS=1 python benchmarks/stda_validation.py --db runs/excitations.db --model runs/model.pt \
+        --select-split data/molecules/excitations.smi test --per-frame     # the unseen molecules alone
 """
 
 from __future__ import annotations
@@ -126,14 +128,15 @@ def g2_frames(names) -> list[Frame]:
     return frames
 
 
-def database_frames(path: Path) -> list[Frame]:
-    """Frames of a database with stored TDA excitations (``mlham generate --excitations N``)."""
+def database_frames(path: Path, molecules: list[str] | None = None) -> list[Frame]:
+    """Frames of a database with stored TDA excitations (``mlham generate --excitations N``); with
+    ``molecules``, only theirs."""
     from ase.db import connect
 
     frames = []
     for row in connect(str(path)).select():
         data = row.data
-        if "sto3g_tda_energies" not in data:
+        if "sto3g_tda_energies" not in data or (molecules is not None and row.molecule not in molecules):
             continue
         hamiltonian = lowdin_transform(torch.tensor(data["sto3g_fock"]), torch.tensor(data["sto3g_overlap"]))
         large = Spectrum(np.asarray(data["tda_energies"]), np.asarray(data["tda_oscillator_strengths"]))
@@ -278,9 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model file: adds sTDA on the ML Hamiltonian to part 2; timed in part 3")
     parser.add_argument("--timing", action="store_true", help="part 3: cost of sTDA and of calculator calls")
     parser.add_argument("--per-frame", action="store_true", help="also print every frame")
+    parser.add_argument("--select", nargs="+", metavar="NAME", help="with --db: only these molecules' frames")
+    parser.add_argument("--select-split", nargs=2, metavar=("LIST", "SPLIT"),
+                        help="with --db: only the molecules of SPLIT in the molecule list LIST "
+                             "(e.g. data/molecules/excitations.smi test: the unseen molecules)")
     args = parser.parse_args(argv)
 
-    frames = database_frames(args.db) if args.db else g2_frames(args.molecules)
+    selected = list(args.select or [])
+    if args.select_split:
+        from ase_mlham.data.molecules import read_molecule_list
+
+        selected += [name for _, name in read_molecule_list(args.select_split[0], split=args.select_split[1])]
+    frames = (database_frames(args.db, selected if (args.select or args.select_split) else None) if args.db
+              else g2_frames(args.molecules))
     source = str(args.db) if args.db else "G2 geometries"
     reference = [frame.sto3g_tda for frame in frames]
     exact_stda = [stda_spectrum(f.sto3g_hamiltonian, f) for f in frames]  # compared in both parts
