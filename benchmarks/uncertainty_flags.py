@@ -11,6 +11,9 @@ badly-off gap the user is not warned of).
         --set test=runs/data/mol-test.db
 
 ``--held-out`` databases contribute only the model's test frames (``splits.test`` of its metadata).
+With ``--training DB... --quantiles Q...`` it also sweeps a threshold rule: every threshold at the same
+quantile of the training frames' uncertainties, and per set the share flagged by any threshold and the
+badly-off frames none flags (the two things issue 22's bars trade against each other).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import numpy as np
 
 from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.data.dataset import read_frames
-from ase_mlham.evaluation import select_frames
+from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.io import load_model
+from ase_mlham.training.calibration import uncertainty_values
 
 
 def flags(calculator: MLHamCalculator, frames) -> list[tuple[float, set[str]]]:
@@ -48,7 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", nargs="*", default=[], help="databases whose model test frames to use")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=DB", help="all frames of DB")
     parser.add_argument("--gap-error", type=float, default=0.5, help="eV: a frame's gap is badly off above this")
+    parser.add_argument("--training", nargs="+", metavar="DB",
+                        help="with --quantiles: the training databases whose frames (less the model's held-out "
+                             "test frames) set the thresholds")
+    parser.add_argument("--quantiles", type=float, nargs="+", metavar="Q",
+                        help="also the flags with every threshold at this quantile of the training frames' "
+                             "uncertainties (the default thresholds are the 0.95 quantile of a 100-frame sample)")
     args = parser.parse_args(argv)
+    if bool(args.quantiles) != bool(args.training):
+        parser.error("--quantiles and --training go together")
     model = load_model(args.model)
     calculator = MLHamCalculator(model, n_excitations=0)
     print("default thresholds: " + ", ".join(f"{k} {v:.3g}" for k, v in calculator.uncertainty_threshold.items())
@@ -72,7 +84,37 @@ def main(argv: list[str] | None = None) -> int:
         every = [crossed for _, crossed in rows]
         print(f"{name:>12} {len(rows):6d} {share(every, 'gap'):7.0%} {share(every, 'any'):7.0%}"
               f" {len(bad):8d} {share(bad, 'gap'):7.0%} {share(bad, 'any'):7.0%} {sum(not c for c in bad):7d}")
+    if args.quantiles:
+        quantile_sweep(model, args, sets)
     return 0
+
+
+def quantile_sweep(model, args, sets) -> None:
+    """The trade-off a threshold rule chooses: per quantile, the share of each set flagged by any threshold
+    and the badly-off frames left unflagged ("silent")."""
+    test = set(model.metadata.get("splits", {}).get("test", []))
+    training = [frame for path in args.training
+                for frame, name in zip(read_frames(path), frame_ids(read_frames(path))) if name not in test]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = {name: np.asarray(found) for name, found in uncertainty_values(model, training).items() if found}
+        values = {name: {key: np.asarray(found) for key, found in uncertainty_values(model, frames).items() if found}
+                  for name, frames in sets.items()}
+        errors = {name: np.array([abs(float(model.predict(f.numbers, f.positions, forces=False).homo_lumo_gap)
+                                      - f.homo_lumo_gap) for f in frames]) for name, frames in sets.items()}
+    print(f"\nthresholds at a common quantile of the {len(training)} training frames' uncertainties:")
+    print(f"{'quantile':>8} {'thresholds (energy, forces, gap)':>34} " + " ".join(
+        f"{name[:10] + ' any/silent':>22}" for name in sets))
+    for q in args.quantiles:
+        thresholds = {key: float(np.quantile(found, q)) for key, found in reference.items()}
+        cells = []
+        for name in sets:
+            flagged = np.zeros(len(errors[name]), dtype=bool)
+            for key, threshold in thresholds.items():
+                flagged |= values[name][key] > threshold
+            off = errors[name] > args.gap_error
+            cells.append(f"{flagged.mean():>13.0%} {int((off & ~flagged).sum()):3d} of {int(off.sum()):3d}")
+        print(f"{q:8.3f} {', '.join(f'{thresholds[k]:.3g}' for k in thresholds):>34} " + " ".join(cells))
 
 
 if __name__ == "__main__":

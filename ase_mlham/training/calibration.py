@@ -105,13 +105,9 @@ def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs],
 THRESHOLD_QUANTILE = 0.95
 
 
-def default_thresholds(model: MLHamModel, frames: Sequence) -> dict[str, float]:
-    """Default ``uncertainty_threshold`` of the calculator: per quantity the :data:`THRESHOLD_QUANTILE`
-    quantile of the model's uncertainties over ``frames`` (a sample of its training frames), so that
-    about 5% of structures like those it was trained on are flagged. Quantities the model has no
-    uncertainty for are left out."""
-    import numpy as np
-
+def uncertainty_values(model: MLHamModel, frames: Sequence) -> dict[str, list[float]]:
+    """Per quantity, the model's uncertainty of each frame as the calculator's thresholds read it: energy
+    (eV), the largest per-atom forces σ (eV/A) and the gap (eV); quantities the model lacks are empty."""
     values: dict[str, list[float]] = {"energy": [], "forces": [], "gap": []}
     for frame in frames:
         prediction = model.predict(frame.numbers, frame.positions, forces=False)
@@ -120,7 +116,19 @@ def default_thresholds(model: MLHamModel, frames: Sequence) -> dict[str, float]:
             values["forces"].append(float(prediction.forces_uncertainty.max()))
         if prediction.gap_uncertainty is not None:
             values["gap"].append(float(prediction.gap_uncertainty))
-    return {name: float(np.quantile(found, THRESHOLD_QUANTILE)) for name, found in values.items() if found}
+    return values
+
+
+def default_thresholds(model: MLHamModel, frames: Sequence, quantile: float = THRESHOLD_QUANTILE
+                       ) -> dict[str, float]:
+    """Default ``uncertainty_threshold`` of the calculator: per quantity the ``quantile``
+    (:data:`THRESHOLD_QUANTILE`) of the model's uncertainties over ``frames`` (a sample of its training
+    frames), so that about 5% of structures like those it was trained on are flagged per quantity.
+    Quantities the model has no uncertainty for are left out."""
+    import numpy as np
+
+    return {name: float(np.quantile(found, quantile))
+            for name, found in uncertainty_values(model, frames).items() if found}
 
 
 def describe_energy_calibration(calibration: dict | None) -> str:
