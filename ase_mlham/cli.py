@@ -182,8 +182,9 @@ def _add_combine(subparsers) -> None:
         "combine", help="one model file from two: the Hamiltonian head of one, the energy head of another",
         description=("Write a model with the Hamiltonian head, committee and gap threshold of --hamiltonian and "
                      "the energy head, its calibration and the energy and forces thresholds of --energy (both "
-                     "written by mlham train with the same architecture settings). For keeping each head from the "
-                     "training run that did better on its own quantities; the file records both sources."))
+                     "written by mlham train with the same Hamiltonian-side settings: descriptor, gate channels, "
+                     "committee size; and the same held-out test frames). For keeping each head from the training "
+                     "run that did better on its own quantities; the file records both sources."))
     parser.add_argument("--hamiltonian", required=True, metavar="MODEL", help="model whose Hamiltonian head to take")
     parser.add_argument("--energy", required=True, metavar="MODEL", help="model whose energy head to take")
     parser.add_argument("--out", required=True, help="model file to write")
@@ -230,9 +231,9 @@ def _add_train(subparsers, presets: Sequence[str]) -> None:
                         help="keep this model's Hamiltonian head and fit only the preset's energy head (closed "
                              "form, minutes instead of hours; the preset's Hamiltonian descriptor must match)")
     parser.add_argument("--energy-cutoff", type=float, metavar="R",
-                        help="cutoff of the energy head's descriptor, Angstrom (None: the preset's)")
+                        help="cutoff of the energy head's descriptor, Angstrom (not given: the preset's)")
     parser.add_argument("--energy-switch-width", type=float, metavar="W",
-                        help="width of the cosine switch below the energy cutoff, Angstrom (None: the preset's; a "
+                        help="width of the cosine switch below the energy cutoff, Angstrom (not given: the preset's; a "
                              "wide one weighs far neighbours down smoothly: benchmarks/energy_range.py)")
     parser.add_argument("--baseline-cache", default=str(DEFAULT_CACHE), metavar="FILE",
                         help="SQLite file keeping each frame's GFN2-xTB energy and forces (models with an "

@@ -20,17 +20,7 @@ import time
 
 import torch
 
-from speed import MOLECULES, alkane
-
-
-def structure(n_atoms: int):
-    """The benchmark molecule of ``speed.py`` with ``n_atoms`` atoms."""
-    spec = MOLECULES[n_atoms]
-    if isinstance(spec, int):
-        return alkane(spec)
-    from ase_mlham.data.molecules import atoms_from_smiles
-
-    return atoms_from_smiles(spec.removeprefix("smiles:"))
+from speed import MOLECULES, structure  # the same molecules as speed.py
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from gap_error_signals import xtb_gap
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.io import load_model
 
-#: Series and size (carbon atoms, or rings for the acenes) of a molecule name of the series database.
+#: Rings of the acenes a series database may hold.
 ACENES = {"benzene": 1, "anthracene": 3, "tetracene": 4, "pentacene": 5}
 
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.3, help="eV, on the change along a series")
     parser.add_argument("--plot", help="PNG of gap against size per series")
     args = parser.parse_args(argv)
-    models = {path.stem: load_model(path) for path in args.models}
+    models = {str(path): load_model(path) for path in args.models}
     rows: dict[str, list[tuple[int, str, int, dict[str, float]]]] = {}
     for frame in read_frames(args.database):
         member = series_member(frame.molecule)
@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.database} holds no member of a size series")
     methods = list(next(iter(rows.values()))[0][3])
     print("HOMO-LUMO gap, eV")
-    print(f"{'molecule':>12} {'atoms':>5} " + " ".join(f"{m[:16]:>16}" for m in methods))
+    print(f"{'molecule':>12} {'atoms':>5} " + " ".join(f"{m[-16:]:>16}" for m in methods))
     for series in sorted(rows):
-        rows[series].sort()
+        rows[series].sort(key=lambda row: (row[0], row[1]))
         for _, molecule, n_atoms, gaps in rows[series]:
             print(f"{molecule:>12} {n_atoms:5d} " + " ".join(f"{gaps[m]:16.3f}" for m in methods))
     print(f"\nchange from the smallest to the largest member, eV (within {args.tolerance} eV of DFT's?)")

@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --db: only the molecules of SPLIT in the molecule list LIST "
                              "(e.g. data/molecules/excitations.smi test: the unseen molecules)")
     args = parser.parse_args(argv)
+    if (args.select or args.select_split) and not args.db:
+        parser.error("--select and --select-split choose frames of --db")
 
     selected = list(args.select or [])
     if args.select_split:

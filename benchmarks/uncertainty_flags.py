@@ -27,6 +27,7 @@ from ase_mlham.calculator import MLHamCalculator
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.io import load_model
+from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.calibration import uncertainty_values
 
 
@@ -89,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def quantile_sweep(model, args, sets) -> None:
+def quantile_sweep(model: MLHamModel, args: argparse.Namespace, sets: dict[str, list]) -> None:
     """The trade-off a threshold rule chooses: per quantile, the share of each set flagged by any threshold
     and the badly-off frames left unflagged ("silent")."""
-    test = set(model.metadata.get("splits", {}).get("test", []))
-    training = [frame for path in args.training
-                for frame, name in zip(read_frames(path), frame_ids(read_frames(path))) if name not in test]
+    test = set((model.metadata.get("splits") or {}).get("test", []))
+    training = []
+    for path in args.training:
+        frames = read_frames(path)
+        training += [frame for frame, name in zip(frames, frame_ids(frames)) if name not in test]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = {name: np.asarray(found) for name, found in uncertainty_values(model, training).items() if found}
@@ -104,7 +107,7 @@ def quantile_sweep(model, args, sets) -> None:
                                       - f.homo_lumo_gap) for f in frames]) for name, frames in sets.items()}
     print(f"\nthresholds at a common quantile of the {len(training)} training frames' uncertainties:")
     print(f"{'quantile':>8} {'thresholds (energy, forces, gap)':>34} " + " ".join(
-        f"{name[:10] + ' any/silent':>22}" for name in sets))
+        f"{name[:10] + ' any/silent':>24}" for name in sets))
     for q in args.quantiles:
         thresholds = {key: float(np.quantile(found, q)) for key, found in reference.items()}
         cells = []

@@ -94,7 +94,7 @@ def combine_heads(hamiltonian_path: str | os.PathLike, energy_path: str | os.Pat
     for path in (hamiltonian_path, energy_path):
         _check_format(path)
     source, donor = load_model(hamiltonian_path), load_model(energy_path)
-    tests = [m.metadata.get("splits", {}).get("test") for m in (source, donor)]
+    tests = [(m.metadata.get("splits") or {}).get("test") for m in (source, donor)]
     if None not in tests and sorted(tests[0]) != sorted(tests[1]):
         raise ValueError(f"{str(hamiltonian_path)!r} and {str(energy_path)!r} hold out different test frames: "
                          "held-out numbers of the combination would include frames one head was trained on")

@@ -157,6 +157,15 @@ PRESETS: dict[str, ModelSettings] = {
         gate_channels=2, energy_hidden=(8,)),
 }
 
+#: The preset of the shipped default model, and ``mlham train``'s.
+DEFAULT_PRESET = "delta-xtb"
+
+#: The presets ``mlham train --preset`` offers: the shipped architecture and the smoke-run one. The others
+#: are ablations of the model's history, trained with ``python benchmarks/train_preset.py`` (the same
+#: options, every preset).
+PUBLIC_PRESETS = (DEFAULT_PRESET, "tiny")
+
+
 def with_energy_range(settings: ModelSettings, cutoff: float | None = None,
                       switch_width: float | None = None) -> ModelSettings:
     """``settings`` with the energy descriptor's cutoff and/or the width of its cosine switch replaced (Angstrom).
@@ -188,12 +197,3 @@ def with_energy_range(settings: ModelSettings, cutoff: float | None = None,
     return dataclasses.replace(settings, energy_descriptor=dataclasses.replace(
         energy, cutoff=cutoff, cutoff_width=width, pair_cutoff=max(energy.pair_cutoff, cutoff),
         lode_cutoff=lode_cutoff, lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
-
-
-#: The preset of the shipped default model, and ``mlham train``'s.
-DEFAULT_PRESET = "delta-xtb"
-
-#: The presets ``mlham train --preset`` offers: the shipped architecture and the smoke-run one. The others
-#: are ablations of the model's history, trained with ``python benchmarks/train_preset.py`` (the same
-#: options, every preset).
-PUBLIC_PRESETS = (DEFAULT_PRESET, "tiny")

@@ -123,8 +123,8 @@ def default_thresholds(model: MLHamModel, frames: Sequence, quantile: float = TH
                        ) -> dict[str, float]:
     """Default ``uncertainty_threshold`` of the calculator: per quantity the ``quantile``
     (:data:`THRESHOLD_QUANTILE`) of the model's uncertainties over ``frames`` (a sample of its training
-    frames), so that about 5% of structures like those it was trained on are flagged per quantity.
-    Quantities the model has no uncertainty for are left out."""
+    frames), so that about a fraction ``1 - quantile`` of structures like those it was trained on is flagged
+    per quantity. Quantities the model has no uncertainty for are left out."""
     import numpy as np
 
     return {name: float(np.quantile(found, quantile))

@@ -117,7 +117,8 @@ def test_an_energy_head_on_its_own_descriptor_may_differ_in_range(tmp_path):
     save_model(randomise(MLHamModel(own), seed=1), paths[0], {})
     donor = randomise(MLHamModel(with_energy_range(own, cutoff=3.5, switch_width=1.5)), seed=2)
     save_model(donor, paths[1], {})
-    combined = load_model(combine_files(paths[0], paths[1], paths[2]) and paths[2])
+    combine_files(paths[0], paths[1], paths[2])
+    combined = load_model(paths[2])
     assert combined.settings.energy_descriptor == donor.settings.energy_descriptor
     atoms = molecule("CH3CH2OH")
     np.testing.assert_allclose(_predict(combined, atoms).forces, _predict(donor, atoms).forces, rtol=0, atol=1e-10)
