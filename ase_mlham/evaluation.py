@@ -53,9 +53,44 @@ class Evaluation:
             lines.append(f"{molecule:<22}" + "".join(cells))
         return "\n".join(lines)
 
+    def against_baseline(self) -> dict | None:
+        """Per molecule, the model's energy and forces against GFN2-xTB's on the same frames (the Delta
+        energy's promise: never worse than its baseline): the force MAE ratio model / xTB (median, largest
+        and its molecule) and the molecules whose energy MAE exceeds xTB's. ``None`` without xTB forces."""
+        import statistics
+
+        if XTB not in self.overall:
+            return None
+        ratios, worse = {}, []
+        for molecule, accumulators in sorted(self.per_molecule.items()):
+            model, xtb = accumulators[MODEL].summary(), accumulators[XTB].summary()
+            if model["forces"].available and xtb["forces"].available and xtb["forces"].mae > 0:
+                ratios[molecule] = model["forces"].mae / xtb["forces"].mae
+            if model["energy_per_atom"].available and xtb["energy_per_atom"].available and \
+                    model["energy_per_atom"].mae > xtb["energy_per_atom"].mae:
+                worse.append(molecule)
+        if not ratios:
+            return None
+        largest = max(ratios, key=ratios.get)
+        return {"molecules": len(ratios), "force_mae_ratio_median": statistics.median(ratios.values()),
+                "force_mae_ratio_max": ratios[largest], "force_mae_ratio_max_molecule": largest,
+                "energy_worse_than_xtb": worse}
+
+    def baseline_line(self) -> str:
+        """One line of :meth:`against_baseline` ("" when there is nothing to compare)."""
+        summary = self.against_baseline()
+        if summary is None:
+            return ""
+        worse = summary["energy_worse_than_xtb"]
+        return (f"per molecule against GFN2-xTB ({summary['molecules']} molecules): force MAE ratio median "
+                f"{summary['force_mae_ratio_median']:.2f}, largest {summary['force_mae_ratio_max']:.2f} "
+                f"({summary['force_mae_ratio_max_molecule']}); energy MAE above xTB's: {len(worse)}"
+                + (f" ({', '.join(worse)})" if worse else ""))
+
     def to_dict(self) -> dict:
         """JSON-ready summary (for a model card)."""
         return {
+            "against_baseline": self.against_baseline(),
             "overall": table_dict(self.overall),
             "per_molecule": {name: table_dict(acc, groups=("gap", "occupied_valence", "window", "energy_per_atom",
                                                             "forces"))

@@ -98,3 +98,24 @@ def test_train_passes_the_energy_range_to_training(tmp_path, monkeypatch):
                  "--energy-switch-width", "1.5"]) == 2
     energy = received["settings"].energy_descriptor
     assert (energy.cutoff, energy.cutoff_width) == (3.5, 1.5)
+
+
+def test_evaluate_compares_each_molecule_with_gfn2_xtb(g2_db):
+    """Force MAE ratio to GFN2-xTB per molecule and the molecules whose energies are worse than xTB's,
+    consistent with the per-molecule tables."""
+    from ase_mlham.data.dataset import read_frames
+    from ase_mlham.evaluation import evaluate
+    from ase_mlham.model.testing import random_tiny_delta_model
+
+    frames = read_frames(g2_db, molecule="H2O")[:2] + read_frames(g2_db, molecule="NH3")[:1]
+    evaluation = evaluate(random_tiny_delta_model(), frames, show_progress=False)
+    summary, tables = evaluation.against_baseline(), evaluation.to_dict()["per_molecule"]
+    ratios = {name: table["methods"]["model"]["forces"]["mae"] / table["methods"]["GFN2-xTB"]["forces"]["mae"]
+              for name, table in tables.items()}
+    assert summary["molecules"] == 2 and summary["force_mae_ratio_max"] == pytest.approx(max(ratios.values()))
+    assert summary["force_mae_ratio_max_molecule"] == max(ratios, key=ratios.get)
+    worse = [name for name, table in tables.items() if table["methods"]["model"]["energy_per_atom"]["mae"]
+             > table["methods"]["GFN2-xTB"]["energy_per_atom"]["mae"]]
+    assert summary["energy_worse_than_xtb"] == worse
+    assert evaluation.baseline_line().startswith("per molecule against GFN2-xTB (2 molecules): force MAE ratio")
+    assert evaluate(random_tiny_delta_model(), frames[:1], baselines=False, show_progress=False).baseline_line() == ""
