@@ -237,11 +237,21 @@ class EnergyHead(nn.Module):
 
     def forward(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
         """``(n_atoms, n_invariants)`` -> atomic energies ``(n_atoms,)``, eV."""
+        return self.energies_and_variances(invariants, species_index)[0]
+
+    def energies_and_variances(self, invariants: torch.Tensor, species_index: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Atomic energies ``(n_atoms,)`` eV and, for a damped head, :meth:`atomic_variances` ``(n_atoms,)``
+        (``None`` otherwise): the damping and the uncertainties need the same ``x_i^T C x_i``, the costliest
+        part of the head, so a prediction computes it once."""
         x = self.standardised(invariants, species_index)
         learned = self.learned(x, species_index)
+        variances = None
         if self.damped:
-            learned = learned * self.damping(x, species_index)
-        return self.offsets[species_index] + learned
+            variances = self.atomic_variances(x, species_index)
+            if torch.isfinite(self.damping_width):
+                learned = learned / (1.0 + self.uncertainty_scale**2 * variances / self.damping_width**2)
+        return self.offsets[species_index] + learned, variances
 
     def energy_uncertainty(self, invariants: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
         r"""Uncertainty of the structure's energy correction, eV, ``()``: LLPR of the summed standardised

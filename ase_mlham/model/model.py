@@ -279,15 +279,16 @@ class MLHamModel(nn.Module):
         numbers = np.asarray(numbers, dtype=np.int64)
         species_index = self.species_index(numbers)
         energy_invariants = self.energy_features(numbers, positions)
-        out = {"atomic_energies": self.energy_head(energy_invariants, species_index)}
-        if self.energy_head.damped:
+        head = self.energy_head
+        atomic_energies, variances = head.energies_and_variances(energy_invariants, species_index)
+        out = {"atomic_energies": atomic_energies}
+        if head.damped:
             with torch.no_grad():
-                invariants = energy_invariants.detach()
                 settings = self.settings.energy_descriptor or self.settings.descriptor
-                out["energy_uncertainty"] = self.energy_head.energy_uncertainty(invariants, species_index)
-                out["forces_uncertainty"] = self.energy_head.force_uncertainties(
-                    self.energy_head.atomic_uncertainties(invariants, species_index), positions.detach(),
-                    settings.cutoff, settings.cutoff_width)
+                out["energy_uncertainty"] = head.energy_uncertainty(energy_invariants.detach(), species_index)
+                atomic_uncertainties = head.uncertainty_scale * variances.detach().clamp_min(0.0).sqrt()
+                out["forces_uncertainty"] = head.force_uncertainties(
+                    atomic_uncertainties, positions.detach(), settings.cutoff, settings.cutoff_width)
         return out
 
     def forward(self, numbers: Sequence[int], positions: torch.Tensor) -> Prediction:
