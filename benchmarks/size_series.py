@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.3, help="eV, on the change along a series")
     parser.add_argument("--plot", help="PNG of gap against size per series")
     args = parser.parse_args(argv)
-    models = {str(path): load_model(path) for path in args.models}
+    stems = [path.stem for path in args.models]  # short labels, the full path where two files share a name
+    models = {(path.stem if stems.count(path.stem) == 1 else str(path)): load_model(path) for path in args.models}
     rows: dict[str, list[tuple[int, str, int, dict[str, float]]]] = {}
     for frame in read_frames(args.database):
         member = series_member(frame.molecule)
