@@ -1,5 +1,6 @@
 """The ``mlham`` command line."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,15 @@ def test_evaluate_compares_each_molecule_with_gfn2_xtb(g2_db):
     assert summary["energy_worse_than_xtb"] == worse
     assert evaluation.baseline_line().startswith("per molecule against GFN2-xTB (2 molecules): force MAE ratio")
     assert evaluate(random_tiny_delta_model(), frames[:1], baselines=False, show_progress=False).baseline_line() == ""
+
+
+@pytest.mark.parametrize("cutoff, width, message", [
+    (-1.0, None, "the energy cutoff must be a positive distance in Angstrom, got -1.0"),
+    (None, 5.0, "the energy switch width must be positive and below the energy cutoff (4 A), got 5.0"),
+    (3.0, 0.0, "the energy switch width must be positive and below the energy cutoff (3 A), got 0.0"),
+])
+def test_energy_range_refuses_impossible_ranges(cutoff, width, message):
+    from ase_mlham.model.settings import PRESETS, with_energy_range
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        with_energy_range(PRESETS["delta-xtb"], cutoff=cutoff, switch_width=width)
