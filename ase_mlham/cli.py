@@ -320,8 +320,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(evaluation.table(title))
     print()
     print(evaluation.molecule_table())
-    if evaluation.baseline_line():
-        print(evaluation.baseline_line())
+    baseline_line = evaluation.baseline_line()
+    if baseline_line:
+        print(baseline_line)
     calibration = evaluation.uncertainty.summary()
     if calibration:
         print()

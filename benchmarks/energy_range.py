@@ -22,13 +22,12 @@ Select on validation conformers only; conformers of test-split molecules are for
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from conformers import difference_errors, relative_energies
 
 from ase_mlham.model.io import load_model
-from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS
+from ase_mlham.model.settings import DEFAULT_PRESET, PRESETS, with_energy_range
 from ase_mlham.training.run import train_from_databases
 from ase_mlham.training.targets import BaselineCache
 from ase_mlham.training.trainer import TrainingSettings
@@ -60,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / (f"cutoff{cutoff:g}-ridge{ridge:g}.pt" if width == 0.5
                            else f"cutoff{cutoff:g}-width{width:g}-ridge{ridge:g}.pt")
         if not path.exists():  # resumable: a variant already fitted is kept
-            energy = preset.energy_descriptor  # no LODE; its bond cutoff only has to stay beyond the switch
-            settings = dataclasses.replace(preset, energy_descriptor=dataclasses.replace(
-                energy, cutoff=cutoff, cutoff_width=width, lode_bond_cutoff=max(energy.lode_bond_cutoff, width + 0.5)))
+            settings = with_energy_range(preset, cutoff, width)  # what mlham train --energy-cutoff/-switch-width set
             train_from_databases(args.train, path, settings, TrainingSettings(energy_ridge_regularisation=ridge),
                                  training_only=args.training_only, validation_databases=args.validation,
                                  hamiltonian_from=args.hamiltonian_from, baseline_cache=cache,

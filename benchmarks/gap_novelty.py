@@ -26,9 +26,10 @@ from scipy.stats import spearmanr
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.blocks import block_samples
-from ase_mlham.model.inputs import feature_group, gather_group_inputs, unordered_pairs
+from ase_mlham.model.inputs import gather_group_inputs, unordered_pairs
 from ase_mlham.model.io import load_model
 from ase_mlham.training.committee import normal_equations
+from ase_mlham.training.initialise import design_rows
 
 
 def inverse_sums(equations, on_site: float = 1e-2, pairs: float = 1e-4) -> dict:
@@ -42,7 +43,6 @@ def inverse_sums(equations, on_site: float = 1e-2, pairs: float = 1e-4) -> dict:
 
 def leverages(model, inverse: dict, frame) -> np.ndarray:
     """The largest leverage of each block key present in ``frame`` (``inf`` for keys training never saw)."""
-    head = model.hamiltonian_head
     with torch.no_grad():
         features = model.features(frame.numbers, torch.tensor(frame.positions))
         samples = block_samples(frame.numbers, unordered_pairs(features))
@@ -52,10 +52,7 @@ def leverages(model, inverse: dict, frame) -> np.ndarray:
         if key not in inverse:
             found.append(np.inf)
             continue
-        group = feature_group(key)
-        x = (groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
-        if key.kind == "onsite" and key.lam == 0:  # the bias column of the ridge sums
-            x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+        x = design_rows(model.hamiltonian_head, key, groups)
         found.append(float(((x @ inverse[key]) * x).sum(1).max()))
     return np.array(found)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from gap_error_signals import xtb_gap
 
+from ase_mlham.baselines import sto3g_orbital_energies
 from ase_mlham.data.dataset import read_frames
 from ase_mlham.model.io import load_model
 
@@ -39,7 +40,8 @@ def series_member(name: str) -> tuple[str, int] | None:
 
 def sto3g_gap(frame) -> float:
     """B3LYP/STO-3G's HOMO-LUMO gap of a reference row, eV."""
-    return float(frame.sto3g_mo_energies[frame.nocc] - frame.sto3g_mo_energies[frame.nocc - 1])
+    energies = sto3g_orbital_energies(frame)
+    return float(energies[frame.nocc] - energies[frame.nocc - 1])
 
 
 def main(argv: list[str] | None = None) -> int:

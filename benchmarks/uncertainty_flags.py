@@ -28,7 +28,7 @@ from ase_mlham.data.dataset import read_frames
 from ase_mlham.evaluation import frame_ids, select_frames
 from ase_mlham.model.io import load_model
 from ase_mlham.model.model import MLHamModel
-from ase_mlham.training.calibration import uncertainty_values
+from ase_mlham.training.calibration import prediction_uncertainties, uncertainty_values
 
 
 def flags(calculator: MLHamCalculator, frames) -> list[tuple[float, set[str]]]:
@@ -101,10 +101,13 @@ def quantile_sweep(model: MLHamModel, args: argparse.Namespace, sets: dict[str, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = {name: np.asarray(found) for name, found in uncertainty_values(model, training).items() if found}
-        values = {name: {key: np.asarray(found) for key, found in uncertainty_values(model, frames).items() if found}
-                  for name, frames in sets.items()}
-        errors = {name: np.array([abs(float(model.predict(f.numbers, f.positions, forces=False).homo_lumo_gap)
-                                      - f.homo_lumo_gap) for f in frames]) for name, frames in sets.items()}
+        values, errors = {}, {}
+        for name, frames in sets.items():  # one prediction per frame gives both its σ and its gap error
+            predictions = [model.predict(f.numbers, f.positions, forces=False) for f in frames]
+            found = [prediction_uncertainties(p) for p in predictions]
+            values[name] = {key: np.array([f[key] for f in found]) for key in reference}
+            errors[name] = np.array([abs(float(p.homo_lumo_gap) - f.homo_lumo_gap)
+                                     for p, f in zip(predictions, frames)])
     print(f"\nthresholds at a common quantile of the {len(training)} training frames' uncertainties:")
     print(f"{'quantile':>8} {'thresholds (energy, forces, gap)':>34} " + " ".join(
         f"{name[:10] + ' any/silent':>24}" for name in sets))

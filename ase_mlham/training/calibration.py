@@ -105,17 +105,25 @@ def calibrate_energy_head(model: MLHamModel, items: Sequence[FrameInputs],
 THRESHOLD_QUANTILE = 0.95
 
 
+def prediction_uncertainties(prediction) -> dict[str, float]:
+    """One prediction's uncertainties as the calculator's thresholds read them: energy (eV), the largest
+    per-atom forces σ (eV/A) and the gap (eV); quantities the model lacks are left out."""
+    found = {}
+    if prediction.energy_uncertainty is not None:
+        found["energy"] = float(prediction.energy_uncertainty)
+        found["forces"] = float(prediction.forces_uncertainty.max())
+    if prediction.gap_uncertainty is not None:
+        found["gap"] = float(prediction.gap_uncertainty)
+    return found
+
+
 def uncertainty_values(model: MLHamModel, frames: Sequence) -> dict[str, list[float]]:
-    """Per quantity, the model's uncertainty of each frame as the calculator's thresholds read it: energy
-    (eV), the largest per-atom forces σ (eV/A) and the gap (eV); quantities the model lacks are empty."""
+    """Per quantity, :func:`prediction_uncertainties` of each frame; quantities the model lacks are empty."""
     values: dict[str, list[float]] = {"energy": [], "forces": [], "gap": []}
     for frame in frames:
-        prediction = model.predict(frame.numbers, frame.positions, forces=False)
-        if prediction.energy_uncertainty is not None:
-            values["energy"].append(float(prediction.energy_uncertainty))
-            values["forces"].append(float(prediction.forces_uncertainty.max()))
-        if prediction.gap_uncertainty is not None:
-            values["gap"].append(float(prediction.gap_uncertainty))
+        for name, value in prediction_uncertainties(model.predict(frame.numbers, frame.positions,
+                                                                  forces=False)).items():
+            values[name].append(value)
     return values
 
 

@@ -21,7 +21,7 @@ import torch
 
 from ase_mlham.data.dataset import ReferenceFrame
 from ase_mlham.model.blocks import BlockKey, hamiltonian_to_blocks
-from ase_mlham.model.heads import EnergyHead
+from ase_mlham.model.heads import EnergyHead, HamiltonianHead
 from ase_mlham.model.inputs import feature_group, gate_group, key_name
 from ase_mlham.model.model import MLHamModel
 from ase_mlham.training.prepare import FrameInputs
@@ -184,6 +184,17 @@ def ridge_target(frame: ReferenceFrame, target: str) -> torch.Tensor:
     return torch.as_tensor((fock + fock.T) / 2)
 
 
+def design_rows(head: HamiltonianHead, key: BlockKey, groups: dict) -> torch.Tensor:
+    """Rows of the ridge fit's design matrix for ``key``: the group's features divided by their training
+    RMS (what a head's ``linear`` multiplies), ``(n * (2 lambda + 1), n_features)``, plus a last column of
+    ones (the bias) for on-site lambda = 0 keys."""
+    group = feature_group(key)
+    x = (groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
+    if key.kind == "onsite" and key.lam == 0:
+        x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    return x
+
+
 @dataclass
 class NormalEquations:
     """Per block key, the ridge fit's sums over training blocks: :math:`X^T X`, :math:`X^T y`,
@@ -201,10 +212,7 @@ class NormalEquations:
         head = model.hamiltonian_head
         blocks = hamiltonian_to_blocks(ridge_target(frame, target), frame.numbers, pairs)
         for key, values in blocks.values.items():
-            group = feature_group(key)
-            x = (groups[group].features / head.scale(group)).reshape(-1, head.scale(group).shape[0])
-            if key.kind == "onsite" and key.lam == 0:
-                x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+            x = design_rows(head, key, groups)
             y = values.reshape(-1)
             self.gram[key] = self.gram.get(key, 0.0) + x.T @ x
             self.moment[key] = self.moment.get(key, 0.0) + x.T @ y
